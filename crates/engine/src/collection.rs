@@ -1,0 +1,733 @@
+//! One collection: its configuration, its points and its write-ahead log.
+//!
+//! Writes go: validate (nothing changes on failure) -> append to the log ->
+//! apply in memory -> (wait=true) fsync the log before answering. Reads take
+//! the state's read lock. A checkpoint writes the whole state to `points.bin`
+//! and drops the log records it covers; opening loads the checkpoint and
+//! replays the rest of the log.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::{Mutex, RwLock};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::config::{CollectionConfig, VectorsConfig};
+use crate::error::{EngineError, Result};
+use crate::filter::Filter;
+use crate::operations::{
+    CreateFieldIndex, PayloadFieldSchema, PointInsertOperations, PointStruct, PointsData, PointsSelector,
+    UpdateMode, UpdateOperation, UpdateResult, UpdateStatus,
+};
+use crate::payload_path::{self, JsonPath};
+use crate::requests::{
+    CountRequest, CountResult, Direction, PayloadSelector, PointRequest, Record, ScrollRequest,
+    ScrollResult, VectorOutput, WithPayload, WithVector,
+};
+use crate::segment::{PointStore, write_atomically};
+use crate::types::{DEFAULT_VECTOR, Payload, PointId, Vector, VectorStruct};
+use crate::wal::{Wal, WalOptions};
+
+const CHECKPOINT_FILE: &str = "points.bin";
+
+/// What one log record holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+enum WalEntry {
+    Update(Vec<UpdateOperation>),
+    CreateIndex(CreateFieldIndex),
+    DeleteIndex(String),
+}
+
+/// Collection status as reported in `GET /collections/{c}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CollectionInfo {
+    pub status: String,
+    pub optimizer_status: String,
+    pub indexed_vectors_count: u64,
+    pub points_count: u64,
+    pub segments_count: u64,
+    pub config: CollectionConfig,
+    pub payload_schema: BTreeMap<String, PayloadIndexInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PayloadIndexInfo {
+    pub data_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<Value>,
+    pub points: u64,
+}
+
+pub struct Collection {
+    name: String,
+    dir: PathBuf,
+    config: RwLock<CollectionConfig>,
+    state: RwLock<PointStore>,
+    wal: Wal,
+    /// Bytes logged since the last checkpoint; past the WAL capacity we checkpoint.
+    logged_bytes: AtomicU64,
+    checkpoint_lock: Mutex<()>,
+}
+
+impl Collection {
+    /// Opens a collection directory (creating it when new), loading its
+    /// checkpoint and replaying the log written after it.
+    pub(crate) fn open(name: &str, dir: &Path, config: CollectionConfig) -> Result<Collection> {
+        std::fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("creating {}", dir.display()), e))?;
+        let checkpoint = dir.join(CHECKPOINT_FILE);
+        let mut store = match std::fs::read(&checkpoint) {
+            Ok(bytes) => PointStore::decode(&bytes, &checkpoint)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PointStore::new(&config),
+            Err(e) => return Err(EngineError::io(format!("reading {}", checkpoint.display()), e)),
+        };
+        store.sync_columns(&config);
+        let options = WalOptions {
+            segment_capacity: (config.wal_config.wal_capacity_mb.max(1) * 1024 * 1024).min(64 * 1024 * 1024),
+        };
+        let wal = Wal::open_after(&dir.join("wal"), options, store.applied_seq + 1)?;
+        let mut replayed = 0usize;
+        for (seq, bytes) in wal.read_from(store.applied_seq + 1)? {
+            let entry: WalEntry = serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupted {
+                path: dir.join("wal"),
+                reason: format!("record {seq} does not decode: {e}"),
+            })?;
+            apply_entry(&mut store, &config, &entry, seq);
+            store.applied_seq = seq;
+            replayed += 1;
+        }
+        if replayed > 0 {
+            tracing::info!(collection = name, records = replayed, "replayed write-ahead log");
+        }
+        Ok(Collection {
+            name: name.to_string(),
+            dir: dir.to_path_buf(),
+            config: RwLock::new(config),
+            state: RwLock::new(store),
+            wal,
+            logged_bytes: AtomicU64::new(0),
+            checkpoint_lock: Mutex::new(()),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn config(&self) -> CollectionConfig {
+        self.config.read().clone()
+    }
+
+    pub(crate) fn dir_name(&self) -> String {
+        self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    }
+
+    pub(crate) fn set_config(&self, config: CollectionConfig) {
+        self.state.write().sync_columns(&config);
+        *self.config.write() = config;
+    }
+
+    /// Removes the collection's files (after the catalog forgot it).
+    pub(crate) fn destroy(&self) -> Result<()> {
+        std::fs::remove_dir_all(&self.dir).map_err(|e| EngineError::io(format!("removing {}", self.dir.display()), e))
+    }
+
+    pub fn info(&self) -> CollectionInfo {
+        let config = self.config();
+        let state = self.state.read();
+        let payload_schema = state
+            .payload_index
+            .iter()
+            .map(|(field, schema)| {
+                let path: Option<JsonPath> = field.parse().ok();
+                let points = path
+                    .map(|p| state.payloads.iter().filter(|pl| !payload_path::values(pl, &p).is_empty()).count())
+                    .unwrap_or(0) as u64;
+                let data_type = schema
+                    .schema_type()
+                    .and_then(|t| serde_json::to_value(t).ok())
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_else(|| "keyword".into());
+                let params = match schema {
+                    PayloadFieldSchema::Params(v) => Some(v.clone()),
+                    PayloadFieldSchema::Type(_) => None,
+                };
+                (field.clone(), PayloadIndexInfo { data_type, params, points })
+            })
+            .collect();
+        CollectionInfo {
+            status: "green".into(),
+            optimizer_status: "ok".into(),
+            indexed_vectors_count: 0,
+            points_count: state.len() as u64,
+            segments_count: 1,
+            config,
+            payload_schema,
+        }
+    }
+
+    pub fn points_count(&self) -> usize {
+        self.state.read().len()
+    }
+
+    // ---- writes ---------------------------------------------------------
+
+    pub fn update(&self, op: UpdateOperation, wait: bool) -> Result<UpdateResult> {
+        self.update_batch(vec![op], wait).map(|mut r| r.remove(0))
+    }
+
+    /// Applies operations in order as one log record: all of them, or none
+    /// when any fails validation.
+    pub fn update_batch(&self, ops: Vec<UpdateOperation>, wait: bool) -> Result<Vec<UpdateResult>> {
+        let count = ops.len();
+        let seq = self.write(|store, config| Ok(WalEntry::Update(prepare_batch(store, config, ops)?)), wait)?;
+        let status = if wait { UpdateStatus::Completed } else { UpdateStatus::Acknowledged };
+        Ok((0..count.max(1)).map(|_| UpdateResult { operation_id: seq, status }).take(count).collect())
+    }
+
+    pub fn create_field_index(&self, request: CreateFieldIndex, wait: bool) -> Result<UpdateResult> {
+        request
+            .field_name
+            .parse::<JsonPath>()
+            .map_err(|e| EngineError::BadInput(format!("Invalid field name `{}`: {e}", request.field_name)))?;
+        let schema = request.field_schema.clone().ok_or_else(|| {
+            EngineError::BadInput("field_schema is required to create a payload index".into())
+        })?;
+        if schema.schema_type().is_none() {
+            return Err(EngineError::BadInput(format!("Unknown payload index type in {schema:?}")));
+        }
+        let seq = self.write(|_, _| Ok(WalEntry::CreateIndex(request)), wait)?;
+        Ok(result(seq, wait))
+    }
+
+    pub fn delete_field_index(&self, field: &str, wait: bool) -> Result<UpdateResult> {
+        let seq = self.write(|_, _| Ok(WalEntry::DeleteIndex(field.to_string())), wait)?;
+        Ok(result(seq, wait))
+    }
+
+    /// The write path: build the record under the state lock (validation sees
+    /// the state it will apply to), log it, apply it, then make it durable.
+    fn write(
+        &self,
+        build: impl FnOnce(&PointStore, &CollectionConfig) -> Result<WalEntry>,
+        wait: bool,
+    ) -> Result<u64> {
+        let config = self.config.read().clone();
+        let seq = {
+            let mut store = self.state.write();
+            let entry = build(&store, &config)?;
+            let bytes = serde_json::to_vec(&entry).map_err(|e| EngineError::Service(e.to_string()))?;
+            let seq = self.wal.append(&bytes)?;
+            apply_entry(&mut store, &config, &entry, seq);
+            store.applied_seq = seq;
+            self.logged_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            seq
+        };
+        if wait {
+            self.wal.sync_through(seq)?;
+        }
+        let capacity = config.wal_config.wal_capacity_mb.max(1) * 1024 * 1024;
+        if self.logged_bytes.load(Ordering::Relaxed) >= capacity {
+            self.checkpoint()?;
+        }
+        Ok(seq)
+    }
+
+    /// Writes the state to the checkpoint file and drops the log it covers.
+    pub fn checkpoint(&self) -> Result<()> {
+        let _guard = self.checkpoint_lock.lock();
+        let (bytes, seq) = {
+            let store = self.state.read();
+            (store.encode()?, store.applied_seq)
+        };
+        // Everything the checkpoint includes must be in the log durably first,
+        // or a crash could leave a checkpoint ahead of a shorter log.
+        self.wal.sync()?;
+        write_atomically(&self.dir.join(CHECKPOINT_FILE), &bytes)?;
+        self.wal.truncate_before(seq + 1)?;
+        self.logged_bytes.store(0, Ordering::Relaxed);
+        Ok(())
+    }
+
+    // ---- reads ----------------------------------------------------------
+
+    pub(crate) fn read_state(&self) -> parking_lot::RwLockReadGuard<'_, PointStore> {
+        self.state.read()
+    }
+
+    pub(crate) fn config_ref(&self) -> parking_lot::RwLockReadGuard<'_, CollectionConfig> {
+        self.config.read()
+    }
+
+    pub fn get_point(&self, id: PointId) -> Result<Record> {
+        let config = self.config.read();
+        let store = self.state.read();
+        let offset = *store.offsets.get(&id).ok_or_else(|| point_not_found(id))? as usize;
+        Ok(make_record(&store, &config, offset, &WithPayload::Enable(true), &WithVector::Enable(true)))
+    }
+
+    pub fn retrieve(&self, request: PointRequest) -> Result<Vec<Record>> {
+        let with_payload = request.with_payload.unwrap_or(WithPayload::Enable(true));
+        let with_vector = request.with_vector.unwrap_or(WithVector::Enable(false));
+        let config = self.config.read();
+        let store = self.state.read();
+        let mut seen = HashSet::new();
+        Ok(request
+            .ids
+            .into_iter()
+            .filter(|id| seen.insert(*id))
+            .filter_map(|id| store.offsets.get(&id).map(|&o| o as usize))
+            .map(|offset| make_record(&store, &config, offset, &with_payload, &with_vector))
+            .collect())
+    }
+
+    pub fn scroll(&self, request: ScrollRequest) -> Result<ScrollResult> {
+        let limit = request.limit.unwrap_or(10);
+        if limit == 0 {
+            return Err(EngineError::BadInput("Validation error: limit: value 0 invalid, must be 1 or more".into()));
+        }
+        validate_filter(request.filter.as_ref())?;
+        let with_payload = request.with_payload.unwrap_or(WithPayload::Enable(true));
+        let with_vector = request.with_vector.unwrap_or(WithVector::Enable(false));
+        let config = self.config.read();
+        let store = self.state.read();
+        let matches = |offset: usize| request.filter.as_ref().is_none_or(|f| f.matches(&store.view(offset)));
+
+        if let Some(order_by) = request.order_by {
+            let order_by = order_by.into_order_by();
+            if request.offset.is_some() {
+                return Err(EngineError::BadInput("Cannot use an `offset` when using `order_by`".into()));
+            }
+            let path: JsonPath = order_by
+                .key
+                .parse()
+                .map_err(|e| EngineError::BadInput(format!("Invalid order_by key `{}`: {e}", order_by.key)))?;
+            let direction = order_by.direction.unwrap_or_default();
+            let start = order_by.start_from.as_ref().map(order_value).transpose()?.flatten();
+            let mut entries: Vec<(f64, Value, PointId, usize)> = Vec::new();
+            for offset in 0..store.len() {
+                if !matches(offset) {
+                    continue;
+                }
+                for value in payload_path::values(&store.payloads[offset], &path) {
+                    if let Ok(Some(key)) = order_value(value) {
+                        let passes = match (start, direction) {
+                            (None, _) => true,
+                            (Some(s), Direction::Asc) => key >= s,
+                            (Some(s), Direction::Desc) => key <= s,
+                        };
+                        if passes {
+                            entries.push((key, value.clone(), store.ids[offset], offset));
+                        }
+                    }
+                }
+            }
+            entries.sort_by(|a, b| {
+                let ord = a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal).then(a.2.cmp(&b.2));
+                if direction == Direction::Desc { ord.reverse() } else { ord }
+            });
+            let points = entries
+                .into_iter()
+                .take(limit)
+                .map(|(_, value, _, offset)| {
+                    let mut record = make_record(&store, &config, offset, &with_payload, &with_vector);
+                    record.order_value = Some(value);
+                    record
+                })
+                .collect();
+            return Ok(ScrollResult { points, next_page_offset: None });
+        }
+
+        let range = match request.offset {
+            Some(start) => store.offsets.range(start..),
+            None => store.offsets.range(..),
+        };
+        let mut points = Vec::with_capacity(limit);
+        let mut next_page_offset = None;
+        for (&id, &offset) in range {
+            let offset = offset as usize;
+            if !matches(offset) {
+                continue;
+            }
+            if points.len() == limit {
+                next_page_offset = Some(id);
+                break;
+            }
+            points.push(make_record(&store, &config, offset, &with_payload, &with_vector));
+        }
+        Ok(ScrollResult { points, next_page_offset })
+    }
+
+    pub fn count(&self, request: CountRequest) -> Result<CountResult> {
+        validate_filter(request.filter.as_ref())?;
+        let store = self.state.read();
+        let count = match &request.filter {
+            None => store.len(),
+            Some(filter) => (0..store.len()).filter(|&o| filter.matches(&store.view(o))).count(),
+        };
+        Ok(CountResult { count: count as u64 })
+    }
+}
+
+fn result(seq: u64, wait: bool) -> UpdateResult {
+    UpdateResult { operation_id: seq, status: if wait { UpdateStatus::Completed } else { UpdateStatus::Acknowledged } }
+}
+
+pub(crate) fn point_not_found(id: PointId) -> EngineError {
+    EngineError::NotFound(format!("No point with id {id} found"))
+}
+
+pub(crate) fn validate_filter(filter: Option<&Filter>) -> Result<()> {
+    match filter {
+        Some(f) => f.validate().map_err(|e| EngineError::BadInput(e.to_string())),
+        None => Ok(()),
+    }
+}
+
+/// A payload value usable for `order_by`: a number, or a datetime string as seconds.
+fn order_value(value: &Value) -> Result<Option<f64>> {
+    Ok(match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => crate::filter::parse_datetime(s).map(|t| t.timestamp_micros() as f64 / 1e6),
+        _ => None,
+    })
+}
+
+/// Builds the answer form of a stored point.
+pub(crate) fn make_record(
+    store: &PointStore,
+    config: &CollectionConfig,
+    offset: usize,
+    with_payload: &WithPayload,
+    with_vector: &WithVector,
+) -> Record {
+    Record {
+        id: store.ids[offset],
+        payload: select_payload(&store.payloads[offset], with_payload),
+        vector: select_vectors(store, config, offset, with_vector),
+        shard_key: None,
+        order_value: None,
+    }
+}
+
+pub(crate) fn select_payload(payload: &Payload, with_payload: &WithPayload) -> Option<Payload> {
+    // Nested keys such as `a.b` are answered as Qdrant does for top-level
+    // selection: the listed top-level keys with their whole values.
+    let include = |keys: &[String]| {
+        let mut out = Payload::new();
+        for key in keys {
+            let top = key.parse::<JsonPath>().map(|p| p.first_key().to_string()).unwrap_or_else(|_| key.clone());
+            if let Some(v) = payload.get(&top) {
+                out.insert(top, v.clone());
+            }
+        }
+        out
+    };
+    match with_payload {
+        WithPayload::Enable(false) => None,
+        WithPayload::Enable(true) => Some(payload.clone()),
+        WithPayload::Include(keys) | WithPayload::Selector(PayloadSelector::Include(keys)) => Some(include(keys)),
+        WithPayload::Selector(PayloadSelector::Exclude(keys)) => {
+            let mut out = payload.clone();
+            for key in keys {
+                if let Ok(path) = key.parse::<JsonPath>() {
+                    payload_path::delete_at(&mut out, &path);
+                }
+            }
+            Some(out)
+        }
+    }
+}
+
+pub(crate) fn select_vectors(
+    store: &PointStore,
+    config: &CollectionConfig,
+    offset: usize,
+    with_vector: &WithVector,
+) -> Option<VectorOutput> {
+    if !with_vector.any() {
+        return None;
+    }
+    let mut named: BTreeMap<String, Vector> = BTreeMap::new();
+    for (name, column) in &store.columns {
+        if with_vector.wants(name) || matches!(with_vector, WithVector::Enable(true)) {
+            if let Some(v) = column.get(offset) {
+                named.insert(name.clone(), v);
+            }
+        }
+    }
+    match &config.params.vectors {
+        VectorsConfig::Single(_) if config.params.sparse_vectors.as_ref().is_none_or(|s| s.is_empty()) => {
+            named.remove(DEFAULT_VECTOR).map(VectorOutput::Single)
+        }
+        _ => Some(VectorOutput::Named(named)),
+    }
+}
+
+// ---- validation and application of writes ---------------------------------
+
+/// Checks a batch against the state it will apply to and returns it with
+/// vectors in stored form. Nothing changes here: an error leaves no trace.
+fn prepare_batch(
+    store: &PointStore,
+    config: &CollectionConfig,
+    ops: Vec<UpdateOperation>,
+) -> Result<Vec<UpdateOperation>> {
+    // Ids that exist at each step of the batch, as far as ids alone tell.
+    let mut created: HashSet<PointId> = HashSet::new();
+    let mut deleted: HashSet<PointId> = HashSet::new();
+    let exists = |id: &PointId, created: &HashSet<PointId>, deleted: &HashSet<PointId>| {
+        (store.offsets.contains_key(id) || created.contains(id)) && !deleted.contains(id)
+    };
+    let require = |ids: &[PointId], created: &HashSet<PointId>, deleted: &HashSet<PointId>| {
+        match ids.iter().find(|id| !exists(id, created, deleted)) {
+            Some(id) => Err(point_not_found(*id)),
+            None => Ok(()),
+        }
+    };
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        let prepared = match op {
+            UpdateOperation::Upsert(insert) => {
+                validate_filter(insert.update_filter.as_ref())?;
+                let points = insert.points.into_points().map_err(EngineError::BadInput)?;
+                let mut prepared = Vec::with_capacity(points.len());
+                for point in points {
+                    let vectors = prepare_vectors(config, point.vector, true)?;
+                    created.insert(point.id);
+                    deleted.remove(&point.id);
+                    prepared.push(PointStruct { id: point.id, vector: VectorStruct::Named(vectors), payload: point.payload });
+                }
+                UpdateOperation::Upsert(PointInsertOperations { points: PointsData::Points(prepared), ..insert })
+            }
+            UpdateOperation::Delete(selector) => {
+                match &selector {
+                    PointsSelector::Ids { points, .. } => {
+                        for id in points {
+                            deleted.insert(*id);
+                            created.remove(id);
+                        }
+                    }
+                    PointsSelector::Filter { filter, .. } => validate_filter(Some(filter))?,
+                }
+                UpdateOperation::Delete(selector)
+            }
+            UpdateOperation::SetPayload(set) => {
+                check_selection(set.points.as_deref(), set.filter.as_ref())?;
+                require(set.points.as_deref().unwrap_or(&[]), &created, &deleted)?;
+                parse_key(set.key.as_deref())?;
+                UpdateOperation::SetPayload(set)
+            }
+            UpdateOperation::OverwritePayload(set) => {
+                check_selection(set.points.as_deref(), set.filter.as_ref())?;
+                require(set.points.as_deref().unwrap_or(&[]), &created, &deleted)?;
+                parse_key(set.key.as_deref())?;
+                UpdateOperation::OverwritePayload(set)
+            }
+            UpdateOperation::DeletePayload(del) => {
+                check_selection(del.points.as_deref(), del.filter.as_ref())?;
+                require(del.points.as_deref().unwrap_or(&[]), &created, &deleted)?;
+                for key in &del.keys {
+                    parse_key(Some(key))?;
+                }
+                UpdateOperation::DeletePayload(del)
+            }
+            UpdateOperation::ClearPayload(selector) => {
+                match &selector {
+                    PointsSelector::Ids { points, .. } => require(points, &created, &deleted)?,
+                    PointsSelector::Filter { filter, .. } => validate_filter(Some(filter))?,
+                }
+                UpdateOperation::ClearPayload(selector)
+            }
+            UpdateOperation::UpdateVectors(mut update) => {
+                validate_filter(update.update_filter.as_ref())?;
+                for point in &mut update.points {
+                    if !exists(&point.id, &created, &deleted) {
+                        return Err(point_not_found(point.id));
+                    }
+                    let vector = std::mem::replace(&mut point.vector, VectorStruct::Single(Vec::new()));
+                    point.vector = VectorStruct::Named(prepare_vectors(config, vector, false)?);
+                }
+                UpdateOperation::UpdateVectors(update)
+            }
+            UpdateOperation::DeleteVectors(del) => {
+                check_selection(del.points.as_deref(), del.filter.as_ref())?;
+                require(del.points.as_deref().unwrap_or(&[]), &created, &deleted)?;
+                for name in &del.vector {
+                    if config.params.vectors.get(name).is_none() && config.sparse(name).is_none() {
+                        return Err(EngineError::BadInput(format!("Not existing vector name error: {name}")));
+                    }
+                }
+                UpdateOperation::DeleteVectors(del)
+            }
+        };
+        out.push(prepared);
+    }
+    Ok(out)
+}
+
+fn check_selection(points: Option<&[PointId]>, filter: Option<&Filter>) -> Result<()> {
+    if points.is_none() && filter.is_none() {
+        return Err(EngineError::BadInput("Either list of point ids or filter must be provided".into()));
+    }
+    validate_filter(filter)
+}
+
+fn parse_key(key: Option<&str>) -> Result<Option<JsonPath>> {
+    key.map(|k| k.parse::<JsonPath>().map_err(|e| EngineError::BadInput(format!("Invalid payload key `{k}`: {e}"))))
+        .transpose()
+}
+
+/// Checks and converts a point's vectors. For an upsert, every dense vector
+/// the collection declares must be present unless it is sparse or named.
+fn prepare_vectors(config: &CollectionConfig, vector: VectorStruct, _upsert: bool) -> Result<BTreeMap<String, Vector>> {
+    let named = vector.into_named();
+    let mut out = BTreeMap::new();
+    for (name, v) in named {
+        out.insert(name.clone(), PointStore::prepare_vector(config, &name, v)?);
+    }
+    Ok(out)
+}
+
+/// Ids selected by ids and/or a filter, in the current state.
+fn select(store: &PointStore, points: Option<&[PointId]>, filter: Option<&Filter>) -> Vec<PointId> {
+    match (points, filter) {
+        (Some(ids), None) => ids.iter().filter(|id| store.offsets.contains_key(id)).copied().collect(),
+        (Some(ids), Some(f)) => ids
+            .iter()
+            .filter(|id| store.offsets.get(id).is_some_and(|&o| f.matches(&store.view(o as usize))))
+            .copied()
+            .collect(),
+        (None, Some(f)) => (0..store.len()).filter(|&o| f.matches(&store.view(o))).map(|o| store.ids[o]).collect(),
+        (None, None) => Vec::new(),
+    }
+}
+
+fn selector_ids(store: &PointStore, selector: &PointsSelector) -> Vec<PointId> {
+    match selector {
+        PointsSelector::Ids { points, .. } => select(store, Some(points), None),
+        PointsSelector::Filter { filter, .. } => select(store, None, Some(filter)),
+    }
+}
+
+/// Applies one logged record. Infallible: everything was checked before the
+/// record was logged, and replay must apply exactly what was acknowledged.
+fn apply_entry(store: &mut PointStore, config: &CollectionConfig, entry: &WalEntry, seq: u64) {
+    match entry {
+        WalEntry::CreateIndex(request) => {
+            if let Some(schema) = &request.field_schema {
+                store.payload_index.insert(request.field_name.clone(), schema.clone());
+            }
+        }
+        WalEntry::DeleteIndex(field) => {
+            store.payload_index.remove(field);
+        }
+        WalEntry::Update(ops) => {
+            for op in ops {
+                apply_op(store, config, op, seq);
+            }
+        }
+    }
+}
+
+fn stored_vectors(config: &CollectionConfig, vector: &VectorStruct) -> BTreeMap<String, Vector> {
+    // Logged vectors are already in stored form; converting again is a no-op
+    // except for records written before that was true.
+    vector
+        .clone()
+        .into_named()
+        .into_iter()
+        .filter_map(|(name, v)| PointStore::prepare_vector(config, &name, v).ok().map(|v| (name, v)))
+        .collect()
+}
+
+fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperation, seq: u64) {
+    match op {
+        UpdateOperation::Upsert(insert) => {
+            let PointsData::Points(points) = &insert.points else {
+                // prepare_batch always logs the list form.
+                tracing::error!("unexpected batch form in the log; skipped");
+                return;
+            };
+            let mode = insert.update_mode.unwrap_or_default();
+            for point in points {
+                let existing = store.offsets.get(&point.id).map(|&o| o as usize);
+                let skip = match (existing, mode) {
+                    (Some(_), UpdateMode::InsertOnly) => true,
+                    (None, UpdateMode::UpdateOnly) => true,
+                    (Some(offset), _) => {
+                        insert.update_filter.as_ref().is_some_and(|f| !f.matches(&store.view(offset)))
+                    }
+                    (None, _) => false,
+                };
+                if skip {
+                    continue;
+                }
+                let vectors = stored_vectors(config, &point.vector);
+                store.upsert(point.id, vectors, point.payload.clone().unwrap_or_default(), seq);
+            }
+        }
+        UpdateOperation::Delete(selector) => {
+            for id in selector_ids(store, selector) {
+                store.remove(&id);
+            }
+        }
+        UpdateOperation::SetPayload(set) => {
+            let key = set.key.as_deref().and_then(|k| k.parse::<JsonPath>().ok());
+            for id in select(store, set.points.as_deref(), set.filter.as_ref()) {
+                let offset = store.offsets[&id] as usize;
+                payload_path::set_at(&mut store.payloads[offset], key.as_ref(), &set.payload);
+                store.versions[offset] = seq;
+            }
+        }
+        UpdateOperation::OverwritePayload(set) => {
+            let key = set.key.as_deref().and_then(|k| k.parse::<JsonPath>().ok());
+            for id in select(store, set.points.as_deref(), set.filter.as_ref()) {
+                let offset = store.offsets[&id] as usize;
+                match &key {
+                    None => store.payloads[offset] = set.payload.clone(),
+                    Some(path) => {
+                        payload_path::delete_at(&mut store.payloads[offset], path);
+                        payload_path::set_at(&mut store.payloads[offset], Some(path), &set.payload);
+                    }
+                }
+                store.versions[offset] = seq;
+            }
+        }
+        UpdateOperation::DeletePayload(del) => {
+            let paths: Vec<JsonPath> = del.keys.iter().filter_map(|k| k.parse().ok()).collect();
+            for id in select(store, del.points.as_deref(), del.filter.as_ref()) {
+                let offset = store.offsets[&id] as usize;
+                for path in &paths {
+                    payload_path::delete_at(&mut store.payloads[offset], path);
+                }
+                store.versions[offset] = seq;
+            }
+        }
+        UpdateOperation::ClearPayload(selector) => {
+            for id in selector_ids(store, selector) {
+                let offset = store.offsets[&id] as usize;
+                store.payloads[offset] = Payload::new();
+                store.versions[offset] = seq;
+            }
+        }
+        UpdateOperation::UpdateVectors(update) => {
+            for point in &update.points {
+                let Some(&offset) = store.offsets.get(&point.id) else { continue };
+                let offset = offset as usize;
+                if update.update_filter.as_ref().is_some_and(|f| !f.matches(&store.view(offset))) {
+                    continue;
+                }
+                let vectors = stored_vectors(config, &point.vector);
+                store.update_vectors(offset, vectors, seq);
+            }
+        }
+        UpdateOperation::DeleteVectors(del) => {
+            for id in select(store, del.points.as_deref(), del.filter.as_ref()) {
+                let offset = store.offsets[&id] as usize;
+                store.delete_vectors(offset, &del.vector, seq);
+            }
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Osprey's storage engine: collections, points, payloads, filters, the
+//! write-ahead log and search. Nothing here knows about HTTP or gRPC.
+
+mod collection;
+pub mod config;
+mod distance;
+mod error;
+pub mod filter;
+pub mod geo;
+pub mod operations;
+pub mod payload_path;
+pub mod requests;
+mod search;
+mod segment;
+mod storage;
+pub mod types;
+pub mod wal;
+
+pub use collection::{Collection, CollectionInfo, PayloadIndexInfo};
+pub use error::{EngineError, Result};
+pub use storage::{AliasDescription, AliasOperation, ChangeAliasesOperation, Storage, StorageConfig};
+pub use types::{Payload, PointId};

@@ -1,0 +1,444 @@
+//! Read requests (retrieve, scroll, count, search, query, recommend) and
+//! their answers, in Qdrant's REST JSON shapes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::filter::Filter;
+use crate::types::{Payload, PointId, SparseVector, Vector};
+
+/// `with_payload`: all, nothing, a list of keys, or an include / exclude selector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WithPayload {
+    Enable(bool),
+    Include(Vec<String>),
+    Selector(PayloadSelector),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PayloadSelector {
+    Include(Vec<String>),
+    Exclude(Vec<String>),
+}
+
+/// `with_vector`: all, nothing, or the listed names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WithVector {
+    Enable(bool),
+    Names(Vec<String>),
+}
+
+impl WithVector {
+    pub fn wants(&self, name: &str) -> bool {
+        match self {
+            WithVector::Enable(b) => *b,
+            WithVector::Names(names) => names.iter().any(|n| n == name),
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        match self {
+            WithVector::Enable(b) => *b,
+            WithVector::Names(names) => !names.is_empty(),
+        }
+    }
+}
+
+/// Body of `POST /collections/{c}/points` (retrieve several).
+#[derive(Debug, Clone, Deserialize)]
+pub struct PointRequest {
+    pub ids: Vec<PointId>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+/// A point as returned by retrieve and scroll.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: PointId,
+    pub payload: Option<Payload>,
+    pub vector: Option<VectorOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_key: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<Value>,
+}
+
+/// Vectors in answers: the unnamed vector alone, or a map by name.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VectorOutput {
+    Single(Vector),
+    Named(std::collections::BTreeMap<String, Vector>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderBy {
+    pub key: String,
+    #[serde(default)]
+    pub direction: Option<Direction>,
+    /// A number or an RFC 3339 datetime.
+    #[serde(default)]
+    pub start_from: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OrderByInterface {
+    Key(String),
+    Struct(OrderBy),
+}
+
+impl OrderByInterface {
+    pub fn into_order_by(self) -> OrderBy {
+        match self {
+            OrderByInterface::Key(key) => OrderBy { key, direction: None, start_from: None },
+            OrderByInterface::Struct(o) => o,
+        }
+    }
+}
+
+/// Body of `POST /collections/{c}/points/scroll`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ScrollRequest {
+    #[serde(default)]
+    pub offset: Option<PointId>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub order_by: Option<OrderByInterface>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScrollResult {
+    pub points: Vec<Record>,
+    pub next_page_offset: Option<PointId>,
+}
+
+/// Body of `POST /collections/{c}/points/count`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct CountRequest {
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub exact: Option<bool>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CountResult {
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchParams {
+    #[serde(default)]
+    pub hnsw_ef: Option<usize>,
+    #[serde(default)]
+    pub exact: Option<bool>,
+    #[serde(default)]
+    pub quantization: Option<Value>,
+    #[serde(default)]
+    pub indexed_only: Option<bool>,
+    #[serde(default)]
+    pub acorn: Option<Value>,
+}
+
+/// `vector` of a search request: a bare vector, or a named dense or sparse one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum NamedVectorStruct {
+    Default(Vec<f32>),
+    Dense { name: String, vector: Vec<f32> },
+    Sparse { name: String, vector: SparseVector },
+}
+
+/// Body of `POST /collections/{c}/points/search`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchRequest {
+    pub vector: NamedVectorStruct,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchRequestBatch {
+    pub searches: Vec<SearchRequest>,
+}
+
+/// A point found by a search, with its score.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredPoint {
+    pub id: PointId,
+    pub version: u64,
+    pub score: f32,
+    pub payload: Option<Payload>,
+    pub vector: Option<VectorOutput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard_key: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_value: Option<Value>,
+}
+
+/// A vector given in a query: raw values, or the id of a stored point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum VectorInput {
+    Dense(Vec<f32>),
+    Sparse(SparseVector),
+    Multi(Vec<Vec<f32>>),
+    Id(PointId),
+    /// Documents, images and objects need server-side inference, which Osprey does not do.
+    Inference(serde_json::Map<String, Value>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum RecommendStrategy {
+    #[default]
+    AverageVector,
+    BestScore,
+    SumScores,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct RecommendInput {
+    #[serde(default)]
+    pub positive: Option<Vec<VectorInput>>,
+    #[serde(default)]
+    pub negative: Option<Vec<VectorInput>>,
+    #[serde(default)]
+    pub strategy: Option<RecommendStrategy>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContextPair {
+    pub positive: VectorInput,
+    pub negative: VectorInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscoverInput {
+    pub target: VectorInput,
+    pub context: Option<OneOrMany<ContextPair>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Fusion {
+    Rrf,
+    Dbsf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sample {
+    Random,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    One(Box<T>),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    pub fn into_vec(self) -> Vec<T> {
+        match self {
+            OneOrMany::One(x) => vec![*x],
+            OneOrMany::Many(v) => v,
+        }
+    }
+}
+
+/// The `query` of a universal query request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Query {
+    Nearest(VectorInput),
+    Recommend(RecommendInput),
+    Discover(DiscoverInput),
+    Context(OneOrMany<ContextPair>),
+    OrderBy(OrderByInterface),
+    Fusion(Fusion),
+    Rrf(Value),
+    Formula(Value),
+    Sample(Sample),
+    RelevanceFeedback(Value),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum QueryInterface {
+    Vector(VectorInput),
+    Query(Query),
+}
+
+/// Where `lookup_from` takes the vectors of ids given in a query.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LookupLocation {
+    pub collection: String,
+    #[serde(default)]
+    pub vector: Option<String>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Prefetch {
+    #[serde(default)]
+    pub prefetch: Option<OneOrMany<Prefetch>>,
+    #[serde(default)]
+    pub query: Option<QueryInterface>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+}
+
+/// Body of `POST /collections/{c}/points/query`.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct QueryRequest {
+    #[serde(default)]
+    pub prefetch: Option<OneOrMany<Prefetch>>,
+    #[serde(default)]
+    pub query: Option<QueryInterface>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+impl QueryRequest {
+    /// Every collection the request reads besides its own (`lookup_from`,
+    /// also inside nested prefetches): the access check needs them all.
+    pub fn referenced_collections(&self) -> Vec<String> {
+        fn walk(prefetch: &Option<OneOrMany<Prefetch>>, out: &mut Vec<String>) {
+            if let Some(p) = prefetch {
+                let list: Vec<&Prefetch> = match p {
+                    OneOrMany::One(x) => vec![x.as_ref()],
+                    OneOrMany::Many(v) => v.iter().collect(),
+                };
+                for item in list {
+                    if let Some(l) = &item.lookup_from {
+                        out.push(l.collection.clone());
+                    }
+                    walk(&item.prefetch, out);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Some(l) = &self.lookup_from {
+            out.push(l.collection.clone());
+        }
+        walk(&self.prefetch, &mut out);
+        out
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueryRequestBatch {
+    pub searches: Vec<QueryRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QueryResponse {
+    pub points: Vec<ScoredPoint>,
+}
+
+/// Body of `POST /collections/{c}/points/recommend`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecommendRequest {
+    #[serde(default)]
+    pub positive: Vec<VectorInput>,
+    #[serde(default)]
+    pub negative: Vec<VectorInput>,
+    #[serde(default)]
+    pub strategy: Option<RecommendStrategy>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecommendRequestBatch {
+    pub searches: Vec<RecommendRequest>,
+}

@@ -1,0 +1,521 @@
+//! The points of a collection in memory, in columns, and their checkpoint file.
+//!
+//! Points live at dense offsets `0..len`; a delete moves the last point into
+//! the hole, so every column stays contiguous and a scan touches no gaps.
+//! Dense vectors of one name sit back to back in one `Vec<f32>`.
+//!
+//! Checkpoint file (`points.bin`), written whole to a temporary file, fsynced
+//! and renamed over the old one:
+//!
+//! ```text
+//! "OSPRSEG1" | body | crc32c(body): u32 LE
+//! body = applied_seq: u64 | json_len: u32 | json | dense_count: u32 | dense*
+//! dense = name_len: u32 | name | dim: u32 | n: u64 | present: n bytes | n*dim f32 LE
+//! ```
+//! The JSON part holds ids, versions, payloads, payload index schema, sparse
+//! and multi vectors. A file whose checksum fails is refused, never trusted.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{CollectionConfig, Distance};
+use crate::error::{EngineError, Result};
+use crate::filter::PointView;
+use crate::operations::PayloadFieldSchema;
+use crate::types::{Payload, PointId, SparseVector, Vector};
+
+const MAGIC: &[u8; 8] = b"OSPRSEG1";
+
+/// The dense vectors of one name.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct DenseColumn {
+    pub dim: usize,
+    pub data: Vec<f32>,
+    pub present: Vec<bool>,
+}
+
+impl DenseColumn {
+    pub fn get(&self, offset: usize) -> Option<&[f32]> {
+        self.present[offset].then(|| &self.data[offset * self.dim..(offset + 1) * self.dim])
+    }
+}
+
+/// Vectors of one name, whatever their kind.
+#[derive(Debug, Clone)]
+pub(crate) enum VectorColumn {
+    Dense(DenseColumn),
+    Multi(Vec<Option<Vec<Vec<f32>>>>),
+    Sparse(Vec<Option<SparseVector>>),
+}
+
+impl VectorColumn {
+    fn push_empty(&mut self) {
+        match self {
+            VectorColumn::Dense(c) => {
+                c.data.extend(std::iter::repeat_n(0.0, c.dim));
+                c.present.push(false);
+            }
+            VectorColumn::Multi(rows) => rows.push(None),
+            VectorColumn::Sparse(rows) => rows.push(None),
+        }
+    }
+
+    fn swap_remove(&mut self, offset: usize) {
+        match self {
+            VectorColumn::Dense(c) => {
+                let last = c.present.len() - 1;
+                if offset != last {
+                    let (head, tail) = c.data.split_at_mut(last * c.dim);
+                    head[offset * c.dim..(offset + 1) * c.dim].copy_from_slice(&tail[..c.dim]);
+                }
+                c.data.truncate(last * c.dim);
+                c.present.swap_remove(offset);
+            }
+            VectorColumn::Multi(rows) => {
+                rows.swap_remove(offset);
+            }
+            VectorColumn::Sparse(rows) => {
+                rows.swap_remove(offset);
+            }
+        }
+    }
+
+    pub fn has(&self, offset: usize) -> bool {
+        match self {
+            VectorColumn::Dense(c) => c.present[offset],
+            VectorColumn::Multi(rows) => rows[offset].is_some(),
+            VectorColumn::Sparse(rows) => rows[offset].is_some(),
+        }
+    }
+
+    pub fn get(&self, offset: usize) -> Option<Vector> {
+        match self {
+            VectorColumn::Dense(c) => c.get(offset).map(|v| Vector::Dense(v.to_vec())),
+            VectorColumn::Multi(rows) => rows[offset].clone().map(Vector::Multi),
+            VectorColumn::Sparse(rows) => rows[offset].clone().map(Vector::Sparse),
+        }
+    }
+
+    fn clear(&mut self, offset: usize) {
+        match self {
+            VectorColumn::Dense(c) => c.present[offset] = false,
+            VectorColumn::Multi(rows) => rows[offset] = None,
+            VectorColumn::Sparse(rows) => rows[offset] = None,
+        }
+    }
+
+    /// Stores a vector that [`PointStore::prepare_vector`] already checked.
+    fn set(&mut self, offset: usize, vector: Vector) {
+        match (self, vector) {
+            (VectorColumn::Dense(c), Vector::Dense(v)) => {
+                c.data[offset * c.dim..(offset + 1) * c.dim].copy_from_slice(&v);
+                c.present[offset] = true;
+            }
+            (VectorColumn::Multi(rows), Vector::Multi(v)) => rows[offset] = Some(v),
+            (VectorColumn::Sparse(rows), Vector::Sparse(v)) => rows[offset] = Some(v),
+            _ => unreachable!("vector kind checked by prepare_vector"),
+        }
+    }
+}
+
+/// All live points of a collection.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PointStore {
+    pub offsets: BTreeMap<PointId, u32>,
+    pub ids: Vec<PointId>,
+    pub versions: Vec<u64>,
+    pub payloads: Vec<Payload>,
+    pub columns: BTreeMap<String, VectorColumn>,
+    pub payload_index: BTreeMap<String, PayloadFieldSchema>,
+    /// The last write-ahead log record whose effect this state includes.
+    pub applied_seq: u64,
+}
+
+/// A view of one stored point, for filters.
+pub(crate) struct PointRef<'a> {
+    pub store: &'a PointStore,
+    pub offset: usize,
+}
+
+impl PointView for PointRef<'_> {
+    fn id(&self) -> PointId {
+        self.store.ids[self.offset]
+    }
+
+    fn payload(&self) -> &Payload {
+        &self.store.payloads[self.offset]
+    }
+
+    fn has_vector(&self, name: &str) -> bool {
+        self.store.columns.get(name).is_some_and(|c| c.has(self.offset))
+    }
+}
+
+impl PointStore {
+    /// An empty store with one column per vector the configuration declares.
+    pub fn new(config: &CollectionConfig) -> Self {
+        let mut store = PointStore::default();
+        store.sync_columns(config);
+        store
+    }
+
+    /// Adds columns for vectors the configuration has and the store lacks.
+    pub fn sync_columns(&mut self, config: &CollectionConfig) {
+        let len = self.ids.len();
+        for (name, params) in config.params.vectors.iter() {
+            if self.columns.contains_key(name) {
+                continue;
+            }
+            let column = if params.multivector_config.is_some() {
+                VectorColumn::Multi(vec![None; len])
+            } else {
+                let dim = params.size as usize;
+                VectorColumn::Dense(DenseColumn { dim, data: vec![0.0; dim * len], present: vec![false; len] })
+            };
+            self.columns.insert(name.to_string(), column);
+        }
+        for name in config.params.sparse_vectors.iter().flat_map(|m| m.keys()) {
+            self.columns.entry(name.clone()).or_insert_with(|| VectorColumn::Sparse(vec![None; len]));
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn view(&self, offset: usize) -> PointRef<'_> {
+        PointRef { store: self, offset }
+    }
+
+    /// Checks a vector against the collection's configuration and brings it
+    /// into stored form (Cosine vectors normalised). Called before anything
+    /// changes, so a bad vector never leaves a half-applied write.
+    pub fn prepare_vector(config: &CollectionConfig, name: &str, vector: Vector) -> Result<Vector> {
+        let not_existing = || EngineError::BadInput(format!("Not existing vector name error: {name}"));
+        if let Some(params) = config.params.vectors.get(name) {
+            let dim = params.size as usize;
+            let check_dim = |got: usize| {
+                if got == dim {
+                    Ok(())
+                } else {
+                    Err(EngineError::BadInput(format!("Vector dimension error: expected dim: {dim}, got {got}")))
+                }
+            };
+            return match (params.multivector_config.is_some(), vector) {
+                (false, Vector::Dense(mut v)) => {
+                    check_dim(v.len())?;
+                    check_finite(&v)?;
+                    if params.distance == Distance::Cosine {
+                        crate::distance::normalize(&mut v);
+                    }
+                    Ok(Vector::Dense(v))
+                }
+                (true, Vector::Multi(mut rows)) => {
+                    if rows.is_empty() {
+                        return Err(EngineError::BadInput("multivector must not be empty".into()));
+                    }
+                    for row in &mut rows {
+                        check_dim(row.len())?;
+                        check_finite(row)?;
+                        if params.distance == Distance::Cosine {
+                            crate::distance::normalize(row);
+                        }
+                    }
+                    Ok(Vector::Multi(rows))
+                }
+                (true, Vector::Dense(v)) => {
+                    check_dim(v.len())?;
+                    check_finite(&v)?;
+                    let mut v = v;
+                    if params.distance == Distance::Cosine {
+                        crate::distance::normalize(&mut v);
+                    }
+                    Ok(Vector::Multi(vec![v]))
+                }
+                (false, Vector::Multi(_)) => Err(EngineError::BadInput(format!(
+                    "Wrong input: vector `{name}` is not a multivector, got a multivector"
+                ))),
+                (_, Vector::Sparse(_)) => Err(EngineError::BadInput(format!(
+                    "Conversion between sparse and regular vectors failed for vector `{name}`"
+                ))),
+                (_, Vector::Inference(_)) => Err(inference_unsupported()),
+            };
+        }
+        if config.sparse(name).is_some() {
+            return match vector {
+                Vector::Sparse(s) => Ok(Vector::Sparse(normalize_sparse(s)?)),
+                Vector::Inference(_) => Err(inference_unsupported()),
+                _ => Err(EngineError::BadInput(format!(
+                    "Conversion between sparse and regular vectors failed for vector `{name}`"
+                ))),
+            };
+        }
+        Err(not_existing())
+    }
+
+    /// Inserts or replaces a point. Vectors must come from `prepare_vector`.
+    pub fn upsert(&mut self, id: PointId, vectors: BTreeMap<String, Vector>, payload: Payload, version: u64) {
+        let offset = match self.offsets.get(&id) {
+            Some(&offset) => {
+                let offset = offset as usize;
+                for column in self.columns.values_mut() {
+                    column.clear(offset);
+                }
+                self.payloads[offset] = payload;
+                self.versions[offset] = version;
+                offset
+            }
+            None => {
+                let offset = self.ids.len();
+                self.offsets.insert(id, offset as u32);
+                self.ids.push(id);
+                self.versions.push(version);
+                self.payloads.push(payload);
+                for column in self.columns.values_mut() {
+                    column.push_empty();
+                }
+                offset
+            }
+        };
+        for (name, vector) in vectors {
+            if let Some(column) = self.columns.get_mut(&name) {
+                column.set(offset, vector);
+            }
+        }
+    }
+
+    /// Replaces the given vectors of an existing point, keeping the others.
+    pub fn update_vectors(&mut self, offset: usize, vectors: BTreeMap<String, Vector>, version: u64) {
+        for (name, vector) in vectors {
+            if let Some(column) = self.columns.get_mut(&name) {
+                column.set(offset, vector);
+            }
+        }
+        self.versions[offset] = version;
+    }
+
+    pub fn delete_vectors(&mut self, offset: usize, names: &[String], version: u64) {
+        for name in names {
+            if let Some(column) = self.columns.get_mut(name) {
+                column.clear(offset);
+            }
+        }
+        self.versions[offset] = version;
+    }
+
+    /// Removes a point; the last point moves into its offset.
+    pub fn remove(&mut self, id: &PointId) -> bool {
+        let Some(offset) = self.offsets.remove(id) else {
+            return false;
+        };
+        let offset = offset as usize;
+        let last = self.ids.len() - 1;
+        self.ids.swap_remove(offset);
+        self.versions.swap_remove(offset);
+        self.payloads.swap_remove(offset);
+        for column in self.columns.values_mut() {
+            column.swap_remove(offset);
+        }
+        if offset != last {
+            let moved = self.ids[offset];
+            self.offsets.insert(moved, offset as u32);
+        }
+        true
+    }
+
+    /// Serialises the whole state into checkpoint bytes.
+    pub fn encode(&self) -> Result<Vec<u8>> {
+        #[derive(Serialize)]
+        struct Meta<'a> {
+            ids: &'a [PointId],
+            versions: &'a [u64],
+            payloads: &'a [Payload],
+            payload_index: &'a BTreeMap<String, PayloadFieldSchema>,
+            multi: BTreeMap<&'a str, &'a Vec<Option<Vec<Vec<f32>>>>>,
+            sparse: BTreeMap<&'a str, &'a Vec<Option<SparseVector>>>,
+        }
+        let mut meta = Meta {
+            ids: &self.ids,
+            versions: &self.versions,
+            payloads: &self.payloads,
+            payload_index: &self.payload_index,
+            multi: BTreeMap::new(),
+            sparse: BTreeMap::new(),
+        };
+        let mut dense = Vec::new();
+        for (name, column) in &self.columns {
+            match column {
+                VectorColumn::Dense(c) => dense.push((name, c)),
+                VectorColumn::Multi(rows) => {
+                    meta.multi.insert(name, rows);
+                }
+                VectorColumn::Sparse(rows) => {
+                    meta.sparse.insert(name, rows);
+                }
+            }
+        }
+        let json = serde_json::to_vec(&meta).map_err(|e| EngineError::Service(e.to_string()))?;
+        let mut out = Vec::with_capacity(json.len() + 64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&self.applied_seq.to_le_bytes());
+        out.extend_from_slice(&(json.len() as u32).to_le_bytes());
+        out.extend_from_slice(&json);
+        out.extend_from_slice(&(dense.len() as u32).to_le_bytes());
+        for (name, c) in dense {
+            out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(&(c.dim as u32).to_le_bytes());
+            out.extend_from_slice(&(c.present.len() as u64).to_le_bytes());
+            out.extend(c.present.iter().map(|&p| p as u8));
+            for x in &c.data {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
+        }
+        let crc = crc32c::crc32c(&out[MAGIC.len()..]);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Reads checkpoint bytes back; `path` only names the file in errors.
+    pub fn decode(bytes: &[u8], path: &Path) -> Result<PointStore> {
+        let corrupt = |reason: &str| EngineError::Corrupted { path: path.to_path_buf(), reason: reason.to_string() };
+        if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+            return Err(corrupt("not an Osprey checkpoint (bad magic)"));
+        }
+        let (body, crc) = bytes[MAGIC.len()..].split_at(bytes.len() - MAGIC.len() - 4);
+        if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
+            return Err(corrupt("checksum mismatch"));
+        }
+        let mut r = Reader { bytes: body, pos: 0 };
+        let applied_seq = r.u64().ok_or_else(|| corrupt("truncated header"))?;
+        let json_len = r.u32().ok_or_else(|| corrupt("truncated header"))? as usize;
+        let json = r.take(json_len).ok_or_else(|| corrupt("truncated metadata"))?;
+        #[derive(Deserialize)]
+        struct Meta {
+            ids: Vec<PointId>,
+            versions: Vec<u64>,
+            payloads: Vec<Payload>,
+            payload_index: BTreeMap<String, PayloadFieldSchema>,
+            multi: BTreeMap<String, Vec<Option<Vec<Vec<f32>>>>>,
+            sparse: BTreeMap<String, Vec<Option<SparseVector>>>,
+        }
+        let meta: Meta = serde_json::from_slice(json).map_err(|e| corrupt(&format!("metadata: {e}")))?;
+        let n = meta.ids.len();
+        if meta.versions.len() != n || meta.payloads.len() != n {
+            return Err(corrupt("column lengths differ"));
+        }
+        let mut columns = BTreeMap::new();
+        for (name, rows) in meta.multi {
+            columns.insert(name, VectorColumn::Multi(rows));
+        }
+        for (name, rows) in meta.sparse {
+            columns.insert(name, VectorColumn::Sparse(rows));
+        }
+        let dense_count = r.u32().ok_or_else(|| corrupt("truncated vectors"))?;
+        for _ in 0..dense_count {
+            let name_len = r.u32().ok_or_else(|| corrupt("truncated vectors"))? as usize;
+            let name = r.take(name_len).ok_or_else(|| corrupt("truncated vectors"))?;
+            let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt("vector name not UTF-8"))?;
+            let dim = r.u32().ok_or_else(|| corrupt("truncated vectors"))? as usize;
+            let count = r.u64().ok_or_else(|| corrupt("truncated vectors"))? as usize;
+            let present = r.take(count).ok_or_else(|| corrupt("truncated vectors"))?;
+            let present: Vec<bool> = present.iter().map(|&b| b != 0).collect();
+            let raw = r.take(count * dim * 4).ok_or_else(|| corrupt("truncated vectors"))?;
+            let data = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            columns.insert(name, VectorColumn::Dense(DenseColumn { dim, data, present }));
+        }
+        for (name, column) in &columns {
+            let len = match column {
+                VectorColumn::Dense(c) => c.present.len(),
+                VectorColumn::Multi(rows) => rows.len(),
+                VectorColumn::Sparse(rows) => rows.len(),
+            };
+            if len != n {
+                return Err(corrupt(&format!("vector column `{name}` has {len} rows, expected {n}")));
+            }
+        }
+        let offsets = meta.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+        Ok(PointStore {
+            offsets,
+            ids: meta.ids,
+            versions: meta.versions,
+            payloads: meta.payloads,
+            columns,
+            payload_index: meta.payload_index,
+            applied_seq,
+        })
+    }
+}
+
+/// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let io = |e| EngineError::io(format!("writing {}", tmp.display()), e);
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(|e| EngineError::io(format!("renaming {}", tmp.display()), e))?;
+    if let Some(dir) = path.parent() {
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| EngineError::io(format!("syncing {}", dir.display()), e))?;
+    }
+    Ok(())
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let out = self.bytes.get(self.pos..end)?;
+        self.pos = end;
+        Some(out)
+    }
+
+    fn u32(&mut self) -> Option<u32> {
+        self.take(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes")))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        self.take(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    }
+}
+
+fn check_finite(v: &[f32]) -> Result<()> {
+    if v.iter().all(|x| x.is_finite()) {
+        Ok(())
+    } else {
+        Err(EngineError::BadInput("vector contains NaN or infinite values".into()))
+    }
+}
+
+fn inference_unsupported() -> EngineError {
+    EngineError::BadInput(
+        "Documents, images and objects need server-side inference, which this server does not provide; send vectors"
+            .into(),
+    )
+}
+
+/// Sorts a sparse vector by index and refuses duplicates and length mismatches.
+fn normalize_sparse(s: SparseVector) -> Result<SparseVector> {
+    if s.indices.len() != s.values.len() {
+        return Err(EngineError::BadInput(
+            "Validation error: sparse vector indices and values must have the same length".into(),
+        ));
+    }
+    let mut pairs: Vec<(u32, f32)> = s.indices.into_iter().zip(s.values).collect();
+    pairs.sort_by_key(|p| p.0);
+    if pairs.windows(2).any(|w| w[0].0 == w[1].0) {
+        return Err(EngineError::BadInput("Validation error: sparse vector indices must be unique".into()));
+    }
+    check_finite(&pairs.iter().map(|p| p.1).collect::<Vec<_>>())?;
+    Ok(SparseVector { indices: pairs.iter().map(|p| p.0).collect(), values: pairs.iter().map(|p| p.1).collect() })
+}

@@ -1,0 +1,32 @@
+//! The `osprey` binary: a Qdrant-compatible vector database with authentication on by
+//! default.
+//!
+//! - `cli`: the command line (`osprey [serve]`, Qdrant's flags);
+//! - `settings`: Qdrant-style layered configuration;
+//! - `bootstrap`: secure by default (the one-time admin key);
+//! - `server`: startup wiring and graceful shutdown.
+
+mod bootstrap;
+mod cli;
+mod server;
+mod settings;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let result = match Cli::parse().into_command() {
+        Command::Serve(args) => server::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // Also printed when logging was never set up (e.g. a bad config file).
+            eprintln!("osprey: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

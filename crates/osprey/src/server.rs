@@ -1,0 +1,259 @@
+//! `osprey serve`: configuration -> logging -> engine -> authentication -> REST.
+//!
+//! Order matters for the bootstrap key: the REST listener is bound before the key is
+//! generated, so the printed curl line names the port actually in use (also when
+//! `http_port` is 0) and a failed bind never mints a key nobody was shown working.
+
+use std::io::IsTerminal;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+use crate::bootstrap::{self, AuthMode, AuthPlan, MetaStore};
+use crate::cli::{QDRANT_API_VERSION, ServeArgs};
+use crate::settings::{self, Settings, Sources};
+
+/// Runs the server until SIGINT or SIGTERM.
+pub fn run(args: ServeArgs) -> Result<()> {
+    let loaded = settings::load(&Sources::from_process(args.config_path.clone()))?;
+    let mut settings = loaded.settings;
+    if args.disable_telemetry {
+        settings.telemetry_disabled = true;
+    }
+
+    init_tracing(&settings.log_level);
+    tracing::info!(
+        "Osprey {} (Qdrant API {QDRANT_API_VERSION}) starting",
+        env!("CARGO_PKG_VERSION")
+    );
+    for note in &loaded.notes {
+        note.emit();
+    }
+    for warning in args.ignored_flag_warnings() {
+        tracing::warn!("{warning}");
+    }
+    refuse_unsupported(&settings)?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("osprey")
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(serve(settings))
+}
+
+async fn serve(settings: Settings) -> Result<()> {
+    let service = &settings.service;
+
+    // Opening replays write-ahead logs; blocking this (the main) thread is fine before
+    // anything is served.
+    let storage = wiring::open_storage(&settings)?;
+
+    let listener = TcpListener::bind((service.host.as_str(), service.http_port))
+        .await
+        .with_context(|| format!("binding the REST listener to {}:{}", service.host, service.http_port))?;
+    let local = listener.local_addr().context("reading the REST listener's address")?;
+
+    let plan = {
+        let mut stdout = std::io::stdout().lock();
+        bootstrap::plan(service, storage.as_ref(), local.port(), &mut stdout)?
+    };
+    warn_if_keys_travel_in_clear(&settings, plan.mode);
+    let auth = wiring::authenticator(plan)?;
+    let router = wiring::rest_router(storage.clone(), auth, &settings);
+
+    tracing::info!("REST API listening on http://{local}");
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serving REST")?;
+
+    tracing::info!("stopped accepting requests; flushing storage");
+    wiring::close_storage(&storage)?;
+    tracing::info!("shut down cleanly");
+    Ok(())
+}
+
+/// `RUST_LOG` wins; otherwise Qdrant's `log_level` (a level or a filter). Logs go to
+/// stderr, so stdout carries only the one-time bootstrap key block.
+fn init_tracing(log_level: &str) {
+    let mut problem = None;
+    let filter = match std::env::var("RUST_LOG") {
+        Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+            problem = Some(format!("RUST_LOG is not a valid filter ({e}); logging at info"));
+            EnvFilter::new("info")
+        }),
+        _ => EnvFilter::try_new(log_level).unwrap_or_else(|e| {
+            problem = Some(format!("log_level `{log_level}` is not a valid filter ({e}); logging at info"));
+            EnvFilter::new("info")
+        }),
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    if let Some(problem) = problem {
+        tracing::warn!("{problem}");
+    }
+}
+
+/// Settings that ask for something this build cannot do safely are refused, not
+/// quietly downgraded.
+fn refuse_unsupported(settings: &Settings) -> Result<()> {
+    // TODO(issue 3 item 7, TLS): serve HTTPS with rustls + the ring provider
+    // (`rustls::crypto::ring::default_provider().install_default()` once here, see
+    // DEPENDENCIES.md §3), reload certificates every tls.cert_ttl, and verify client
+    // certificates when service.verify_https_client_certificate is set.
+    if settings.service.enable_tls {
+        bail!(
+            "service.enable_tls is true, but TLS is not available in this build yet; refusing \
+             to start rather than send API keys over plain HTTP (set it to false, or put a \
+             TLS-terminating proxy in front)"
+        );
+    }
+    Ok(())
+}
+
+/// spec/auth.md §11 [surpass]: keys travel in clear text without TLS.
+fn warn_if_keys_travel_in_clear(settings: &Settings, mode: AuthMode) {
+    let host = &settings.service.host;
+    if mode.is_authenticated() && !settings.service.enable_tls && !is_loopback(host) {
+        tracing::warn!(
+            "TLS is off and the server listens on {host}, not only on loopback: API keys and \
+             JWTs cross the network in clear text. Enable service.enable_tls or bind \
+             service.host to 127.0.0.1 behind a TLS proxy"
+        );
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!("cannot listen for SIGINT: {e}");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+
+    tokio::select! {
+        () = ctrl_c => tracing::info!("SIGINT received; shutting down"),
+        () = terminate => tracing::info!("SIGTERM received; shutting down"),
+    }
+}
+
+/// The three seams to the other crates, kept small so each is one call.
+mod wiring {
+    use super::*;
+
+    pub(super) type Storage = PendingEngine;
+
+    /// Placeholder until `osprey_engine` exports `Storage`.
+    pub(super) struct PendingEngine;
+
+    impl MetaStore for PendingEngine {
+        fn meta_get(&self, _key: &str) -> Result<Option<Vec<u8>>> {
+            bail!("the storage engine is not wired in yet")
+        }
+
+        fn meta_put(&self, _key: &str, _value: &[u8]) -> Result<()> {
+            bail!("the storage engine is not wired in yet")
+        }
+    }
+
+    pub(super) fn open_storage(settings: &Settings) -> Result<Arc<Storage>> {
+        let _ = (&settings.storage.storage_path, &settings.storage.snapshots_path);
+        bail!("the storage engine is not wired in yet")
+    }
+
+    pub(super) fn close_storage(_storage: &Storage) -> Result<()> {
+        Ok(())
+    }
+
+    pub(super) fn authenticator(plan: AuthPlan) -> Result<Arc<osprey_auth::Authenticator>> {
+        let expect_enabled = plan.mode.is_authenticated();
+        let auth = osprey_auth::Authenticator::new(osprey_auth::AuthConfig {
+            api_key: plan.api_key,
+            alt_api_key: plan.alt_api_key,
+            read_only_api_key: plan.read_only_api_key,
+            jwt_rbac: plan.jwt_rbac,
+            admin_key_hashes: plan.admin_key_hashes,
+        });
+        // Fail closed if the two ever disagree about whether keys are required.
+        if auth.is_enabled() != expect_enabled {
+            bail!(
+                "internal error: startup planned authentication {}, but the authenticator \
+                 reports it {}",
+                if expect_enabled { "on" } else { "off" },
+                if auth.is_enabled() { "on" } else { "off" },
+            );
+        }
+        Ok(Arc::new(auth))
+    }
+
+    pub(super) fn rest_router(
+        _storage: Arc<Storage>,
+        _auth: Arc<osprey_auth::Authenticator>,
+        settings: &Settings,
+    ) -> axum::Router {
+        let _ = (settings.service.max_request_size_mb, settings.service.enable_cors, commit());
+        axum::Router::new()
+    }
+
+    /// Build-time commit id, as Qdrant reports it in `GET /`.
+    fn commit() -> Option<String> {
+        option_env!("GIT_COMMIT_ID").map(str::to_owned)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"] {
+            assert!(is_loopback(host), "{host}");
+        }
+        for host in ["0.0.0.0", "::", "10.0.0.1", "example.com", "192.168.1.2"] {
+            assert!(!is_loopback(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn enable_tls_is_refused_until_tls_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = std::collections::HashMap::new();
+        env.insert("QDRANT__SERVICE__ENABLE_TLS".to_owned(), "true".to_owned());
+        let sources = Sources {
+            config_dir: dir.path().join("config"),
+            run_mode: "development".into(),
+            config_path: None,
+            env: Some(env),
+        };
+        let settings = settings::load(&sources).unwrap().settings;
+        let err = refuse_unsupported(&settings).unwrap_err();
+        assert!(err.to_string().contains("service.enable_tls"), "{err}");
+    }
+}

@@ -1,0 +1,159 @@
+//! Service endpoints every client and orchestrator touches first: version info,
+//! health probes, authentication and the error envelope.
+
+use serde_json::json;
+
+use crate::harness::{Method, TestServer};
+
+/// The Python client reads `GET /` on construction and warns unless the server
+/// reports a semver version whose major equals and minor is within one of its
+/// own (1.18). A missing or malformed version means a warning in every user's
+/// program; the bare object (no envelope) is what the client parses.
+#[tokio::test]
+async fn root_reports_a_qdrant_1_18_version() {
+    let server = TestServer::start().await;
+    let r = server.get("/").await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert!(
+        r.json["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "title must be a string: {}",
+        r.describe()
+    );
+    let version = r.json["version"]
+        .as_str()
+        .unwrap_or_else(|| panic!("version must be a string: {}", r.describe()));
+    let parts: Vec<&str> = version.split('.').collect();
+    assert_eq!(parts.len(), 3, "version {version:?} is not x.y.z");
+    assert_eq!(parts[0], "1", "major version of {version:?}");
+    assert_eq!(parts[1], "18", "minor version of {version:?}");
+    assert!(
+        parts[2].parse::<u32>().is_ok(),
+        "patch of {version:?} is not a number"
+    );
+    assert!(
+        r.json.get("commit").is_none() || r.json["commit"].is_string() || r.json["commit"].is_null(),
+        "commit must be a string when present: {}",
+        r.describe()
+    );
+    assert!(
+        r.json.get("result").is_none(),
+        "GET / is a bare object, not an envelope: {}",
+        r.describe()
+    );
+}
+
+/// Kubernetes probes hit these without credentials and compare the plain-text
+/// body; a probe that needs an API key takes every pod out of service.
+#[tokio::test]
+async fn health_probes_answer_plain_text_without_credentials() {
+    let server = TestServer::start().await;
+    for (path, body) in [
+        ("/healthz", "healthz check passed"),
+        ("/livez", "healthz check passed"),
+        ("/readyz", "all shards are ready"),
+    ] {
+        let r = server.req_anonymous(Method::GET, path).await;
+        assert_eq!(r.status, 200, "{}", r.describe());
+        assert_eq!(r.text.trim(), body, "{}", r.describe());
+        assert!(
+            r.content_type.starts_with("text/plain"),
+            "{path} must be text/plain, got {:?}",
+            r.content_type
+        );
+    }
+    // `GET /` is whitelisted too: clients run the version check before any key
+    // is known to be right.
+    let r = server.req_anonymous(Method::GET, "/").await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+}
+
+/// Auth is on by default: data routes without a key must be refused with 401,
+/// and a wrong key must not work. Without this, every other test here would pass
+/// against a server that ignores `api-key` entirely.
+#[tokio::test]
+async fn data_routes_require_the_api_key() {
+    let server = TestServer::start().await;
+    let r = server.req_anonymous(Method::GET, "/collections").await;
+    assert_eq!(r.status, 401, "{}", r.describe());
+    assert!(
+        r.text.contains("Must provide an API key or an Authorization bearer token"),
+        "401 must say what is missing: {}",
+        r.describe()
+    );
+
+    let wrong = server
+        .client()
+        .get(server.url("/collections"))
+        .header("api-key", "definitely-not-the-key")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(wrong.status().as_u16(), 401, "a wrong key must be refused");
+
+    let bearer = server
+        .client()
+        .get(server.url("/collections"))
+        .header("authorization", format!("Bearer {}", server.api_key()))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(
+        bearer.status().as_u16(),
+        200,
+        "the key as a bearer token is accepted by Qdrant and its clients"
+    );
+
+    let r = server.get("/collections").await;
+    r.ok();
+}
+
+/// Clients turn `status.error` into the exception text the user sees; a 404 for
+/// a missing collection must use the envelope and name the collection.
+#[tokio::test]
+async fn unknown_collection_is_a_404_envelope_naming_it() {
+    let server = TestServer::start().await;
+    let r = server.get("/collections/no_such_collection").await;
+    let message = r.err(404);
+    assert!(
+        message.contains("no_such_collection"),
+        "error must name the collection: {message}"
+    );
+    assert!(
+        message.starts_with("Not found"),
+        "Qdrant's text is `Not found: Collection ... doesn't exist!`, got {message:?}"
+    );
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "errors are JSON: {:?}",
+        r.content_type
+    );
+
+    // The same holds for point routes under a missing collection.
+    let r = server
+        .post(
+            "/collections/no_such_collection/points/search",
+            &json!({"vector": [0.1, 0.2], "limit": 3}),
+        )
+        .await;
+    let message = r.err(404);
+    assert!(message.contains("no_such_collection"), "{message}");
+}
+
+/// Every success uses `{"result", "status": "ok", "time"}`; clients parse
+/// exactly those fields.
+#[tokio::test]
+async fn success_envelope_has_result_status_and_time() {
+    let server = TestServer::start().await;
+    let r = server.get("/collections").await;
+    let result = r.ok();
+    assert!(
+        result["collections"].as_array().is_some_and(|c| c.is_empty()),
+        "a fresh server lists no collections: {}",
+        r.describe()
+    );
+    assert!(
+        r.content_type.starts_with("application/json"),
+        "{:?}",
+        r.content_type
+    );
+}
