@@ -1039,3 +1039,741 @@ impl ValuesCount {
     }
 }
 
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    /// A point for tests: id, payload and the names of its vectors.
+    struct TestPoint {
+        id: PointId,
+        payload: Payload,
+        vectors: Vec<&'static str>,
+    }
+
+    impl PointView for TestPoint {
+        fn id(&self) -> PointId {
+            self.id
+        }
+        fn payload(&self) -> &Payload {
+            &self.payload
+        }
+        fn has_vector(&self, name: &str) -> bool {
+            self.vectors.contains(&name)
+        }
+    }
+
+    fn point(payload: Value) -> TestPoint {
+        let Value::Object(payload) = payload else {
+            panic!("payload must be an object")
+        };
+        TestPoint {
+            id: PointId::Num(1),
+            payload,
+            vectors: vec![""],
+        }
+    }
+
+    fn filter(v: Value) -> Filter {
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))
+    }
+
+    fn condition(v: Value) -> Condition {
+        serde_json::from_value(v.clone()).unwrap_or_else(|e| panic!("{v}: {e}"))
+    }
+
+    /// Evaluates one condition (as `must: [c]`) on a payload.
+    fn eval(payload: &Value, c: Value) -> bool {
+        filter(json!({ "must": [c] })).matches(&point(payload.clone()))
+    }
+
+    /// Prevents filters copied from Qdrant's documentation being refused or
+    /// re-serialised in another shape (the WAL and the JWT payload restrictions
+    /// store filters as JSON and must read back the same thing).
+    #[test]
+    fn documented_filters_round_trip() {
+        let cases = [
+            json!({"must": [{"key": "city", "match": {"value": "London"}}]}),
+            json!({"must": [
+                {"key": "city", "match": {"value": "London"}},
+                {"key": "color", "match": {"value": "red"}}
+            ]}),
+            json!({"should": [
+                {"key": "city", "match": {"value": "London"}},
+                {"key": "color", "match": {"value": "red"}}
+            ]}),
+            json!({"must_not": [
+                {"key": "city", "match": {"value": "London"}},
+                {"key": "color", "match": {"value": "red"}}
+            ]}),
+            json!({
+                "must": [{"key": "city", "match": {"value": "London"}}],
+                "must_not": [{"key": "color", "match": {"value": "red"}}]
+            }),
+            json!({"must_not": [{"must": [
+                {"key": "city", "match": {"value": "London"}},
+                {"key": "color", "match": {"value": "red"}}
+            ]}]}),
+            json!({"min_should": {"conditions": [
+                {"key": "city", "match": {"value": "London"}},
+                {"key": "color", "match": {"value": "red"}},
+                {"key": "size", "match": {"value": 10}}
+            ], "min_count": 2}}),
+            json!({"must": [{"key": "count", "match": {"value": 0}}]}),
+            json!({"must": [{"key": "available", "match": {"value": true}}]}),
+            json!({"must": [{"key": "description", "match": {"text": "good cheap"}}]}),
+            json!({"must": [{"key": "description", "match": {"text_any": "good cheap"}}]}),
+            json!({"must": [{"key": "description", "match": {"phrase": "brown fox"}}]}),
+            json!({"must": [{"key": "color", "match": {"any": ["black", "yellow"]}}]}),
+            json!({"must": [{"key": "color", "match": {"except": ["black", "yellow"]}}]}),
+            json!({"must": [{"key": "count", "match": {"any": [1, 2, 3]}}]}),
+            json!({"must": [{"key": "country.name", "match": {"value": "Germany"}}]}),
+            json!({"must": [{"key": "country.cities[].population", "range": {"gte": 9.0}}]}),
+            json!({"must": [{"key": "price", "range": {"gt": null, "gte": 100.0, "lt": null, "lte": 450.0}}]}),
+            json!({"must": [{"key": "date", "range": {"gt": "2023-02-08T10:49:00Z", "lte": "2024-01-31 10:14:31Z"}}]}),
+            json!({"must": [{"key": "location", "geo_bounding_box": {
+                "bottom_right": {"lon": 13.455868, "lat": 52.495862},
+                "top_left": {"lon": 13.403683, "lat": 52.520711}
+            }}]}),
+            json!({"must": [{"key": "location", "geo_radius": {
+                "center": {"lon": 13.403683, "lat": 52.520711}, "radius": 1000.0
+            }}]}),
+            json!({"must": [{"key": "location", "geo_polygon": {
+                "exterior": {"points": [
+                    {"lon": -70.0, "lat": -70.0}, {"lon": 60.0, "lat": -70.0},
+                    {"lon": 60.0, "lat": 60.0}, {"lon": -70.0, "lat": 60.0},
+                    {"lon": -70.0, "lat": -70.0}
+                ]},
+                "interiors": [{"points": [
+                    {"lon": -65.0, "lat": -65.0}, {"lon": 0.0, "lat": -65.0},
+                    {"lon": 0.0, "lat": 0.0}, {"lon": -65.0, "lat": 0.0},
+                    {"lon": -65.0, "lat": -65.0}
+                ]}]
+            }}]}),
+            json!({"must": [{"key": "comments", "values_count": {"gt": 2}}]}),
+            json!({"must": [{"is_empty": {"key": "reports"}}]}),
+            json!({"must": [{"is_null": {"key": "reports"}}]}),
+            json!({"must": [{"key": "reports", "is_empty": true}]}),
+            json!({"must": [{"key": "reports", "is_null": false}]}),
+            json!({"must": [{"has_id": [1, 3, 5, 7, 9, 11]}]}),
+            json!({"must": [{"has_id": ["550e8400-e29b-41d4-a716-446655440000"]}]}),
+            json!({"must": [{"has_vector": "image"}]}),
+            json!({"must": [{"nested": {"key": "diet", "filter": {"must": [
+                {"key": "food", "match": {"value": "meat"}},
+                {"key": "likes", "match": {"value": true}}
+            ]}}}]}),
+            json!({"must": [
+                {"nested": {"key": "diet", "filter": {"must": [{"key": "food", "match": {"value": "meat"}}]}}},
+                {"has_id": [1]}
+            ]}),
+            json!({}),
+        ];
+        for case in cases {
+            let parsed = filter(case.clone());
+            let mut expected = case.clone();
+            strip_nulls(&mut expected);
+            // Datetimes come back in RFC 3339 UTC.
+            if let Some(range) = expected.pointer_mut("/must/0/range/lte") {
+                if range == "2024-01-31 10:14:31Z" {
+                    *range = json!("2024-01-31T10:14:31Z");
+                }
+            }
+            let written = serde_json::to_value(&parsed).unwrap();
+            assert_eq!(written, expected, "{case}");
+            assert_eq!(filter(written), parsed, "{case}");
+            parsed.validate().unwrap();
+        }
+    }
+
+    fn strip_nulls(v: &mut Value) {
+        match v {
+            Value::Object(map) => {
+                map.retain(|_, v| !v.is_null());
+                map.values_mut().for_each(strip_nulls);
+            }
+            Value::Array(items) => items.iter_mut().for_each(strip_nulls),
+            _ => {}
+        }
+    }
+
+    /// Prevents refusing the single-object and null clause forms the schema
+    /// allows (`anyOf: Condition | [Condition] | null`), which Python and TS
+    /// clients send.
+    #[test]
+    fn clause_forms() {
+        let one = filter(json!({"must": {"key": "city", "match": {"value": "London"}}}));
+        let many = filter(json!({"must": [{"key": "city", "match": {"value": "London"}}]}));
+        assert_eq!(one, many);
+        assert_eq!(
+            serde_json::to_value(&one).unwrap(),
+            json!({"must": [{"key": "city", "match": {"value": "London"}}]})
+        );
+        let nulls = filter(json!({"must": null, "should": null, "must_not": null, "min_should": null}));
+        assert_eq!(nulls, Filter::default());
+        assert_eq!(serde_json::to_value(&nulls).unwrap(), json!({}));
+        let single_nested = filter(json!({"should": {"must": {"has_id": [1]}}}));
+        assert_eq!(single_nested.should.as_ref().map(Vec::len), Some(1));
+        // Inside serde's untagged buffering (as in a points selector) too.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        #[allow(dead_code)]
+        enum Selector {
+            Ids { points: Vec<PointId> },
+            Filter { filter: Filter },
+        }
+        let selector: Selector = serde_json::from_value(json!({
+            "filter": {"must": {"key": "a", "match": {"any": [1, 2]}}, "should": null}
+        }))
+        .unwrap();
+        assert!(matches!(selector, Selector::Filter { .. }));
+    }
+
+    /// Prevents malformed filters being accepted (and silently matching
+    /// everything or nothing) or rejected with an unhelpful message.
+    #[test]
+    fn malformed_filters_are_rejected() {
+        let cases = [
+            (json!({"must": [{"key": "a", "match": {"value": 1.5}}]}), "must be a string, an integer"),
+            (json!({"must": [{"key": "a", "match": {"value": [1]}}]}), "found an array"),
+            (json!({"must": [{"key": "a", "match": {"foo": 1}}]}), "one of `value`, `text`"),
+            (json!({"must": [{"key": "a", "match": {"any": [1, "x"]}}]}), "not a mix"),
+            (json!({"must": [{"key": "a", "match": {"any": [1.5]}}]}), "array of strings or an array of integers"),
+            (json!({"must": [{"key": "a", "match": {"except": "x"}}]}), "found a string"),
+            (json!({"must": [{"key": "a", "range": {"gt": 1, "lt": "2020-01-01"}}]}), "all numbers or all datetime"),
+            (json!({"must": [{"key": "a", "range": {"gt": true}}]}), "`gt` must be a number or a datetime"),
+            (json!({"must": [{"key": "a", "range": {"gt": "yesterday"}}]}), "'yesterday' is not in a supported date/time format"),
+            (json!({"must": [{"key": "a", "values_count": {"gt": -1}}]}), "invalid field condition"),
+            (json!({"must": [{"key": "a..b", "match": {"value": 1}}]}), "Invalid json path: 'a..b'"),
+            (json!({"must": [{"key": 5, "match": {"value": 1}}]}), "invalid field condition"),
+            (json!({"must": [{"key": "loc", "geo_radius": {"center": {"lon": 200, "lat": 0}, "radius": 1}}]}), "within [-180;180]"),
+            (json!({"must": [{"key": "loc", "geo_polygon": {"exterior": {"points": []}}}]}), "at least 4, got 0"),
+            (json!({"must": [{"has_id": [-1]}]}), "invalid has_id condition"),
+            (json!({"must": [{"has_id": ["not-a-uuid"]}]}), "Unable to parse UUID"),
+            (json!({"must": [{"has_vector": 1}]}), "invalid has_vector condition"),
+            (json!({"must": [{"is_empty": "reports"}]}), "invalid is_empty condition"),
+            (json!({"must": [{"is_null": {"field": "x"}}]}), "invalid is_null condition"),
+            (json!({"must": [{"nested": {"key": "diet"}}]}), "missing field `filter`"),
+            (json!({"must": [{"nested": {"key": "d", "filter": {"must": [{"foo": 1}]}}}]}), "expected some form of condition"),
+            (json!({"must": [{"foo": "bar"}]}), "unknown field `foo`"),
+            (json!({"must": [{"must": [{"key": "a", "match": {"value": 0.5}}]}]}), "invalid filter"),
+            (json!({"must": [5]}), "expected a condition object, found a number"),
+            (json!({"must": "city"}), "a condition, an array of conditions, or null"),
+            (json!({"musts": []}), "unknown field `musts`"),
+            (json!({"min_should": {"conditions": []}}), "missing field `min_count`"),
+            (json!({"min_should": [{"key": "a", "match": {"value": 1}}]}), "min_should"),
+            (json!([]), "expected struct Filter"),
+        ];
+        for (case, needle) in cases {
+            let err = serde_json::from_value::<Filter>(case.clone())
+                .map(|f| format!("accepted as {f:?}"))
+                .unwrap_or_else(|e| e.to_string());
+            assert!(err.contains(needle), "{case}\n  got: {err}\n  want: {needle}");
+        }
+        // From text, errors carry a position and never panic.
+        let err = serde_json::from_str::<Filter>(r#"{"must": [{"key": "a", "match": {"value": 1.5}}]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1"), "{err}");
+        assert!(serde_json::from_str::<Filter>(r#"{"must": [{"key": "a""#).is_err());
+    }
+
+    /// Prevents deserialisation accepting shapes Qdrant refuses or refusing ones
+    /// it accepts: the untagged variants are tried in Qdrant's order.
+    #[test]
+    fn untagged_precedence_matches_qdrant() {
+        // A bare key deserialises (Qdrant refuses it at validation, not parsing).
+        let c = condition(json!({"key": "a"}));
+        assert!(matches!(c, Condition::Field(_)));
+        // Unknown fields next to a valid condition are ignored.
+        assert!(matches!(
+            condition(json!({"key": "a", "match": {"value": 1}, "extra": true})),
+            Condition::Field(_)
+        ));
+        // The first valid match kind wins, even when an earlier one is invalid.
+        let m: Match = serde_json::from_value(json!({"value": 1.5, "text": "x"})).unwrap();
+        assert_eq!(m, Match::Text(MatchText { text: "x".into() }));
+        // An empty object is an empty filter, which matches everything.
+        assert_eq!(condition(json!({})), Condition::Filter(Filter::default()));
+        // An empty `any` is an empty string list.
+        let m: Match = serde_json::from_value(json!({"any": []})).unwrap();
+        assert_eq!(m, Match::Any(MatchAny { any: AnyVariants::Strings(SortedSet::default()) }));
+        // `any` keeps one copy of each value.
+        let m: Match = serde_json::from_value(json!({"any": [3, 1, 3]})).unwrap();
+        assert_eq!(serde_json::to_value(&m).unwrap(), json!({"any": [1, 3]}));
+        // A range with no bound is numeric.
+        let r: RangeInterface = serde_json::from_value(json!({})).unwrap();
+        assert_eq!(r, RangeInterface::Float(Range::default()));
+    }
+
+    /// Prevents semantic errors reaching evaluation: an empty field condition
+    /// (Qdrant: "At least one field condition must be specified") and geo shapes
+    /// built in code with bad coordinates or open rings.
+    #[test]
+    fn validate_reports_path_and_reason() {
+        let err = filter(json!({"must": [{"key": "a", "match": {"value": 1}}, {"key": "b"}]}))
+            .validate()
+            .unwrap_err();
+        assert_eq!(err.to_string(), "must[1]: At least one field condition must be specified");
+
+        let err = filter(json!({"should": [{"nested": {"key": "n", "filter": {"must_not": [{"key": "x"}]}}}]}))
+            .validate()
+            .unwrap_err();
+        assert_eq!(
+            err,
+            FilterError::EmptyFieldCondition { path: "should[0].nested.filter.must_not[0]".into() }
+        );
+
+        let err = filter(json!({"min_should": {"conditions": [{"must": [{"key": "x"}]}], "min_count": 1}}))
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().starts_with("min_should.conditions[0].must[0]:"), "{err}");
+
+        let mut bbox = FieldCondition::new("loc".parse().unwrap());
+        bbox.geo_bounding_box = Some(GeoBoundingBox {
+            top_left: GeoPoint { lon: 0.0, lat: 95.0 },
+            bottom_right: GeoPoint { lon: 1.0, lat: 0.0 },
+        });
+        let err = Filter { must: Some(vec![Condition::Field(bbox)]), ..Default::default() }
+            .validate()
+            .unwrap_err();
+        assert!(err.to_string().contains("must[0].geo_bounding_box: Wrong format of GeoPoint"), "{err}");
+
+        let mut poly = FieldCondition::new("loc".parse().unwrap());
+        poly.geo_polygon = Some(GeoPolygon {
+            exterior: crate::geo::GeoLineString {
+                points: vec![
+                    GeoPoint { lon: 0.0, lat: 0.0 },
+                    GeoPoint { lon: 1.0, lat: 0.0 },
+                    GeoPoint { lon: 1.0, lat: 1.0 },
+                    GeoPoint { lon: 0.0, lat: 1.0 },
+                ],
+            },
+            interiors: None,
+        });
+        let err = Condition::Field(poly).validate().unwrap_err();
+        assert!(err.to_string().contains("closed line"), "{err}");
+
+        // has_id inside nested is accepted, as Qdrant accepts it.
+        filter(json!({"must": [{"nested": {"key": "n", "filter": {"must": [{"has_id": [1]}]}}}]}))
+            .validate()
+            .unwrap();
+    }
+
+    /// Prevents each condition type drifting from Qdrant's answer on scalars,
+    /// arrays, nulls, missing keys and wrong types. One row per behaviour.
+    #[test]
+    fn condition_semantics() {
+        let p = json!({
+            "city": "London",
+            "tags": ["red", "green"],
+            "count": 10,
+            "ratio": 0.5,
+            "one_f": 1.0,
+            "big": 18446744073709551615u64,
+            "flag": true,
+            "nothing": null,
+            "empty": [],
+            "nulls": [null],
+            "mixed": [1, null, "x"],
+            "deep": [[1, 2], 3],
+            "obj": {"a": 1},
+            "text": "The quick brown fox",
+            "words": ["alpha beta", "gamma"],
+            "ratings": [3, 7.5, 9],
+            "loc": {"lon": 13.404954, "lat": 52.520008},
+            "locs": [{"lon": 37.6, "lat": 55.7}, {"lon": 13.404954, "lat": 52.520008}],
+            "date": "2023-02-08T10:49:00+01:00",
+            "dates": ["2020-01-01", "2024-06-01 12:00:00"],
+            "bad_date": "tomorrow",
+            "country": {"name": "DE", "cities": [{"name": "Berlin", "pop": 3.7}, {"name": "Bonn", "pop": 0.3}]},
+        });
+        let cases: Vec<(Value, bool)> = vec![
+            // match value
+            (json!({"key": "city", "match": {"value": "London"}}), true),
+            (json!({"key": "city", "match": {"value": "london"}}), false),
+            (json!({"key": "tags", "match": {"value": "green"}}), true),
+            (json!({"key": "count", "match": {"value": 10}}), true),
+            (json!({"key": "count", "match": {"value": "10"}}), false),
+            (json!({"key": "one_f", "match": {"value": 1}}), false),
+            (json!({"key": "big", "match": {"value": -1}}), false),
+            (json!({"key": "flag", "match": {"value": true}}), true),
+            (json!({"key": "flag", "match": {"value": 1}}), false),
+            (json!({"key": "missing", "match": {"value": "x"}}), false),
+            (json!({"key": "nothing", "match": {"value": "x"}}), false),
+            (json!({"key": "deep", "match": {"value": 1}}), false),
+            (json!({"key": "deep", "match": {"value": 3}}), true),
+            (json!({"key": "deep[]", "match": {"value": 1}}), true),
+            (json!({"key": "obj.a", "match": {"value": 1}}), true),
+            (json!({"key": "country.cities[].name", "match": {"value": "Bonn"}}), true),
+            (json!({"key": "country.cities.name", "match": {"value": "Bonn"}}), false),
+            (json!({"key": "country.cities[1].name", "match": {"value": "Berlin"}}), false),
+            // text, text_any, phrase: substring semantics without a text index
+            (json!({"key": "text", "match": {"text": "quick brown"}}), true),
+            (json!({"key": "text", "match": {"text": "brown quick"}}), false),
+            (json!({"key": "text", "match": {"text": "Quick"}}), false),
+            (json!({"key": "text", "match": {"text": "uick"}}), true),
+            (json!({"key": "words", "match": {"text": "gam"}}), true),
+            (json!({"key": "count", "match": {"text": "10"}}), false),
+            (json!({"key": "text", "match": {"text_any": "slow fox"}}), true),
+            (json!({"key": "text", "match": {"text_any": "slow dog"}}), false),
+            (json!({"key": "text", "match": {"text_any": "   "}}), false),
+            (json!({"key": "text", "match": {"phrase": "brown fox"}}), true),
+            (json!({"key": "text", "match": {"phrase": "fox brown"}}), false),
+            // any
+            (json!({"key": "city", "match": {"any": ["Paris", "London"]}}), true),
+            (json!({"key": "tags", "match": {"any": ["blue", "green"]}}), true),
+            (json!({"key": "tags", "match": {"any": ["blue"]}}), false),
+            (json!({"key": "count", "match": {"any": [1, 10]}}), true),
+            (json!({"key": "count", "match": {"any": ["10"]}}), false),
+            (json!({"key": "ratings", "match": {"any": [7]}}), false),
+            (json!({"key": "ratings", "match": {"any": [9]}}), true),
+            (json!({"key": "city", "match": {"any": []}}), false),
+            (json!({"key": "missing", "match": {"any": ["x"]}}), false),
+            // except
+            (json!({"key": "city", "match": {"except": ["London"]}}), false),
+            (json!({"key": "city", "match": {"except": ["Paris"]}}), true),
+            (json!({"key": "tags", "match": {"except": ["red"]}}), true),
+            (json!({"key": "tags", "match": {"except": ["red", "green"]}}), false),
+            (json!({"key": "missing", "match": {"except": ["x"]}}), false),
+            (json!({"key": "nothing", "match": {"except": ["x"]}}), false),
+            (json!({"key": "empty", "match": {"except": ["x"]}}), false),
+            (json!({"key": "nulls", "match": {"except": ["x"]}}), false),
+            (json!({"key": "mixed", "match": {"except": [1]}}), true),
+            (json!({"key": "count", "match": {"except": ["x"]}}), true),
+            (json!({"key": "city", "match": {"except": [1]}}), true),
+            (json!({"key": "one_f", "match": {"except": [1]}}), true),
+            (json!({"key": "count", "match": {"except": [10]}}), false),
+            (json!({"key": "flag", "match": {"except": ["true"]}}), true),
+            (json!({"key": "obj", "match": {"except": ["a"]}}), true),
+            (json!({"key": "deep", "match": {"except": [1, 2, 3]}}), true),
+            (json!({"key": "city", "match": {"except": []}}), true),
+            // range
+            (json!({"key": "count", "range": {"gte": 10, "lt": 11}}), true),
+            (json!({"key": "count", "range": {"gt": 10}}), false),
+            (json!({"key": "count", "range": {"gt": 9.5, "lte": 10.0}}), true),
+            (json!({"key": "ratio", "range": {"gt": 0.4, "lt": 0.6}}), true),
+            (json!({"key": "ratings", "range": {"gt": 7, "lt": 8}}), true),
+            (json!({"key": "ratings", "range": {"gt": 9}}), false),
+            (json!({"key": "city", "range": {"gte": 0}}), false),
+            (json!({"key": "missing", "range": {"gte": 0}}), false),
+            (json!({"key": "count", "range": {}}), true),
+            (json!({"key": "country.cities[].pop", "range": {"gt": 1}}), true),
+            // datetime range
+            (json!({"key": "date", "range": {"gte": "2023-02-08T09:49:00Z", "lte": "2023-02-08T09:49:00Z"}}), true),
+            (json!({"key": "date", "range": {"gt": "2023-02-08T09:49:00Z"}}), false),
+            (json!({"key": "date", "range": {"lt": "2023-02-08 10:00:00"}}), true),
+            (json!({"key": "date", "range": {"gt": "2023-02-08"}}), true),
+            (json!({"key": "dates", "range": {"gte": "2024-06-01T11:00:00-01:00"}}), true),
+            (json!({"key": "dates", "range": {"gt": "2024-06-01T12:00:00Z"}}), false),
+            (json!({"key": "bad_date", "range": {"gt": "1970-01-01"}}), false),
+            (json!({"key": "count", "range": {"gt": "1970-01-01"}}), false),
+            // geo
+            (json!({"key": "loc", "geo_radius": {"center": {"lon": 13.4, "lat": 52.52}, "radius": 1000.0}}), true),
+            (json!({"key": "loc", "geo_radius": {"center": {"lon": 13.4, "lat": 52.52}, "radius": 100.0}}), false),
+            (json!({"key": "locs", "geo_radius": {"center": {"lon": 37.6, "lat": 55.7}, "radius": 10.0}}), true),
+            (json!({"key": "loc", "geo_bounding_box": {"top_left": {"lon": 13.08835, "lat": 52.67551}, "bottom_right": {"lon": 13.76116, "lat": 52.33826}}}), true),
+            (json!({"key": "locs", "geo_bounding_box": {"top_left": {"lon": 37.0, "lat": 56.0}, "bottom_right": {"lon": 38.0, "lat": 55.0}}}), true),
+            (json!({"key": "city", "geo_bounding_box": {"top_left": {"lon": -180, "lat": 90}, "bottom_right": {"lon": 180, "lat": -90}}}), false),
+            (json!({"key": "loc", "geo_polygon": {"exterior": {"points": [
+                {"lon": 13.0, "lat": 52.0}, {"lon": 14.0, "lat": 52.0}, {"lon": 14.0, "lat": 53.0},
+                {"lon": 13.0, "lat": 53.0}, {"lon": 13.0, "lat": 52.0}]}}}), true),
+            (json!({"key": "loc", "geo_polygon": {"exterior": {"points": [
+                {"lon": 13.0, "lat": 52.0}, {"lon": 14.0, "lat": 52.0}, {"lon": 14.0, "lat": 53.0},
+                {"lon": 13.0, "lat": 53.0}, {"lon": 13.0, "lat": 52.0}]},
+                "interiors": [{"points": [
+                {"lon": 13.3, "lat": 52.4}, {"lon": 13.5, "lat": 52.4}, {"lon": 13.5, "lat": 52.6},
+                {"lon": 13.3, "lat": 52.6}, {"lon": 13.3, "lat": 52.4}]}]}}), false),
+            // values_count: array length, 0 for null, 1 for scalars and objects
+            (json!({"key": "tags", "values_count": {"gte": 2, "lte": 2}}), true),
+            (json!({"key": "tags", "values_count": {"gt": 2}}), false),
+            (json!({"key": "city", "values_count": {"lt": 2, "gt": 0}}), true),
+            (json!({"key": "obj", "values_count": {"gte": 1, "lte": 1}}), true),
+            (json!({"key": "nothing", "values_count": {"lt": 1}}), true),
+            (json!({"key": "empty", "values_count": {"lt": 1}}), true),
+            (json!({"key": "missing", "values_count": {"lt": 1}}), false),
+            (json!({"key": "mixed", "values_count": {"gte": 3}}), true),
+            (json!({"key": "country.cities[].name", "values_count": {"gt": 1}}), false),
+            // field is_empty / is_null
+            (json!({"key": "missing", "is_empty": true}), true),
+            (json!({"key": "nothing", "is_empty": true}), true),
+            (json!({"key": "empty", "is_empty": true}), true),
+            (json!({"key": "nulls", "is_empty": true}), false),
+            (json!({"key": "city", "is_empty": true}), false),
+            (json!({"key": "city", "is_empty": false}), true),
+            (json!({"key": "missing", "is_empty": false}), false),
+            (json!({"key": "nothing", "is_null": true}), true),
+            (json!({"key": "nulls", "is_null": true}), true),
+            (json!({"key": "mixed", "is_null": true}), true),
+            (json!({"key": "missing", "is_null": true}), false),
+            (json!({"key": "missing", "is_null": false}), true),
+            (json!({"key": "empty", "is_null": false}), true),
+            // is_empty / is_null conditions
+            (json!({"is_empty": {"key": "missing"}}), true),
+            (json!({"is_empty": {"key": "nothing"}}), true),
+            (json!({"is_empty": {"key": "empty"}}), true),
+            (json!({"is_empty": {"key": "nulls"}}), false),
+            (json!({"is_empty": {"key": "count"}}), false),
+            (json!({"is_empty": {"key": "obj"}}), false),
+            (json!({"is_null": {"key": "nothing"}}), true),
+            (json!({"is_null": {"key": "missing"}}), false),
+            (json!({"is_null": {"key": "nulls"}}), false),
+            (json!({"is_null": {"key": "empty"}}), false),
+            (json!({"is_null": {"key": "count"}}), false),
+            // several conditions in one field condition: any of them
+            (json!({"key": "count", "match": {"value": 11}, "range": {"gt": 5}}), true),
+            (json!({"key": "count", "match": {"value": 10}, "values_count": {"gt": 5}}), false),
+        ];
+        let payload = p;
+        for (c, expected) in cases {
+            assert_eq!(eval(&payload, c.clone()), expected, "{c}");
+        }
+    }
+
+    /// Prevents nested filters matching across array elements (the reason they
+    /// exist), evaluating paths from the root, or supporting id checks inside.
+    #[test]
+    fn nested_semantics() {
+        let p = json!({
+            "diet": [
+                {"food": "meat", "likes": false},
+                {"food": "fish", "likes": true}
+            ],
+            "country": {"cities": [{"name": "Berlin", "sights": [{"n": "tv"}]}, 7]},
+            "single": {"food": "meat", "likes": true},
+        });
+        let nested = |key: &str, f: Value| json!({"nested": {"key": key, "filter": f}});
+        let likes_meat = json!({"must": [
+            {"key": "food", "match": {"value": "meat"}},
+            {"key": "likes", "match": {"value": true}}
+        ]});
+        let cases = vec![
+            (nested("diet", likes_meat.clone()), false),
+            // The same conditions flattened match, by combining two elements.
+            (json!({"must": [
+                {"key": "diet[].food", "match": {"value": "meat"}},
+                {"key": "diet[].likes", "match": {"value": true}}
+            ]}), true),
+            (nested("diet", json!({"must": [
+                {"key": "food", "match": {"value": "fish"}},
+                {"key": "likes", "match": {"value": true}}
+            ]})), true),
+            (nested("diet[]", json!({"must": {"key": "food", "match": {"value": "fish"}}})), true),
+            (nested("diet", json!({"must_not": {"key": "likes", "match": {"value": true}}})), true),
+            (nested("diet", json!({"must": {"key": "diet[].food", "match": {"value": "fish"}}})), false),
+            (nested("country.cities", json!({"must": {"key": "name", "match": {"value": "Berlin"}}})), true),
+            (nested("country.cities", json!({"must": nested("sights", json!({"must": {"key": "n", "match": {"value": "tv"}}}))})), true),
+            // Not an array: nothing to iterate.
+            (nested("single", likes_meat.clone()), false),
+            (nested("missing", json!({})), false),
+            // An empty inner filter matches any object element.
+            (nested("diet", json!({})), true),
+            // has_id / has_vector never match inside nested (Qdrant does not support them there).
+            (nested("diet", json!({"must": {"has_id": [1]}})), false),
+            (nested("diet", json!({"must_not": {"has_id": [1]}})), true),
+            (nested("diet", json!({"must": {"has_vector": ""}})), false),
+        ];
+        for (c, expected) in cases {
+            assert_eq!(eval(&p, c.clone()), expected, "{c}");
+        }
+    }
+
+    /// Prevents the boolean clauses drifting from Qdrant: empty `should` matches
+    /// nothing, `min_should` counts, `must_not` negates each condition.
+    #[test]
+    fn clause_semantics() {
+        let p = point(json!({"a": 1, "b": 2}));
+        let t = json!({"key": "a", "match": {"value": 1}});
+        let f = json!({"key": "a", "match": {"value": 2}});
+        let cases = vec![
+            (json!({}), true),
+            (json!({"must": []}), true),
+            (json!({"must_not": []}), true),
+            (json!({"should": []}), false),
+            (json!({"must": [t, f]}), false),
+            (json!({"should": [t, f]}), true),
+            (json!({"should": [f, f]}), false),
+            (json!({"must_not": [f]}), true),
+            (json!({"must_not": [t, f]}), false),
+            (json!({"min_should": {"conditions": [t, f, t], "min_count": 2}}), true),
+            (json!({"min_should": {"conditions": [t, f, f], "min_count": 2}}), false),
+            (json!({"min_should": {"conditions": [], "min_count": 0}}), true),
+            (json!({"min_should": {"conditions": [f], "min_count": 0}}), true),
+            (json!({"min_should": {"conditions": [t], "min_count": 2}}), false),
+            (json!({"must": [t], "should": [f]}), false),
+            (json!({"must": [t], "must_not": [{"should": [f, t]}]}), false),
+            (json!({"must": [{"must_not": [f]}, {"should": [t]}]}), true),
+        ];
+        for (c, expected) in cases {
+            assert_eq!(filter(c.clone()).matches(&p), expected, "{c}");
+        }
+    }
+
+    /// Prevents id and vector conditions checking the wrong thing: UUID ids
+    /// compare as UUIDs, `""` is the unnamed vector, unknown names are false.
+    #[test]
+    fn id_and_vector_conditions() {
+        let uuid = "550e8400-e29b-41d4-a716-446655440000";
+        let mut p = point(json!({}));
+        p.vectors = vec!["", "image"];
+        let cases = vec![
+            (json!({"has_id": [1, 2]}), true),
+            (json!({"has_id": [2]}), false),
+            (json!({"has_id": []}), false),
+            (json!({"has_vector": ""}), true),
+            (json!({"has_vector": "image"}), true),
+            (json!({"has_vector": "text"}), false),
+        ];
+        for (c, expected) in &cases {
+            assert_eq!(condition(c.clone()).matches(&p), *expected, "{c}");
+        }
+        p.id = PointId::Uuid(uuid.parse().unwrap());
+        assert!(condition(json!({"has_id": [uuid.to_uppercase()]})).matches(&p));
+        assert!(!condition(json!({"has_id": [1]})).matches(&p));
+    }
+
+    /// Prevents datetime ranges refusing formats Qdrant accepts or comparing
+    /// local times without their offset.
+    #[test]
+    fn datetime_formats() {
+        let utc = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let cases = [
+            ("2023-02-08T10:49:00Z", Some("2023-02-08T10:49:00Z")),
+            ("2023-02-08T10:49:00+01:00", Some("2023-02-08T09:49:00Z")),
+            ("2023-02-08T10:49:00.123456Z", Some("2023-02-08T10:49:00.123456Z")),
+            ("2023-02-08T10:49:00", Some("2023-02-08T10:49:00Z")),
+            ("2023-02-08T10:49:00.5", Some("2023-02-08T10:49:00.5Z")),
+            ("2023-02-08 10:49:00", Some("2023-02-08T10:49:00Z")),
+            ("2023-02-08 10:49:00.25", Some("2023-02-08T10:49:00.25Z")),
+            ("2023-02-08 10:49", Some("2023-02-08T10:49:00Z")),
+            ("2023-02-08", Some("2023-02-08T00:00:00Z")),
+            ("2023-02-08 10:49:00-0900", Some("2023-02-08T19:49:00Z")),
+            ("2023-02-08T10:49:00-0900", Some("2023-02-08T19:49:00Z")),
+            ("2023-02-08 10:49:00-09", Some("2023-02-08T19:49:00Z")),
+            ("2024-01-31 10:14:31Z", Some("2024-01-31T10:14:31Z")),
+            ("2023-02-30", None),
+            ("08/02/2023", None),
+            ("", None),
+            ("2023-02-08T25:00:00Z", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(parse_datetime(text), expected.map(utc), "{text}");
+        }
+        let range: RangeInterface =
+            serde_json::from_value(json!({"gte": "2023-02-08", "lt": "2023-02-08 10:49:00+01:00"})).unwrap();
+        assert_eq!(
+            serde_json::to_value(&range).unwrap(),
+            json!({"gte": "2023-02-08T00:00:00Z", "lt": "2023-02-08T09:49:00Z"})
+        );
+    }
+
+    // ---- properties -------------------------------------------------------
+
+    fn arb_scalar() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            (-3i64..4).prop_map(|n| json!(n)),
+            (-3i64..4).prop_map(|n| json!(n as f64 + 0.5)),
+            prop::sample::select(vec!["x", "y", "x y", "", "2023-02-08", "2024-01-01T00:00:00Z"])
+                .prop_map(|s| json!(s)),
+            (-2i64..3, -2i64..3).prop_map(|(lon, lat)| json!({"lon": lon, "lat": lat})),
+        ]
+    }
+
+    fn arb_value() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            3 => arb_scalar(),
+            1 => prop::collection::vec(arb_scalar(), 0..4).prop_map(Value::Array),
+            1 => prop::collection::vec(
+                prop::collection::btree_map(prop::sample::select(vec!["a", "b"]), arb_scalar(), 0..3),
+                0..3,
+            )
+            .prop_map(|objs| json!(objs)),
+        ]
+    }
+
+    fn arb_payload() -> impl Strategy<Value = Value> {
+        prop::collection::btree_map(prop::sample::select(vec!["a", "b", "c"]), arb_value(), 0..4)
+            .prop_map(|m| json!(m))
+    }
+
+    fn arb_key() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec!["a", "b", "c", "a[]", "a[].a", "b[0]", "c.a"])
+    }
+
+    fn arb_condition() -> impl Strategy<Value = Value> {
+        let field = |k: &'static str, body: Value| {
+            let mut c = json!({"key": k});
+            c.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+            c
+        };
+        let leaf = prop_oneof![
+            (arb_key(), prop::sample::select(vec![json!("x"), json!(1), json!(true), json!(-3)]))
+                .prop_map(move |(k, v)| field(k, json!({"match": {"value": v}}))),
+            (arb_key(), prop::sample::select(vec![json!(["x", "y"]), json!([0, 1]), json!([])]))
+                .prop_map(move |(k, v)| field(k, json!({"match": {"any": v}}))),
+            (arb_key(), prop::sample::select(vec![json!(["x"]), json!([1, 2]), json!([])]))
+                .prop_map(move |(k, v)| field(k, json!({"match": {"except": v}}))),
+            (arb_key(), prop::sample::select(vec!["x", "x y", " "]))
+                .prop_map(move |(k, t)| field(k, json!({"match": {"text_any": t}}))),
+            (arb_key(), -3i64..4, 0i64..4)
+                .prop_map(move |(k, lo, w)| field(k, json!({"range": {"gte": lo, "lt": lo + w}}))),
+            (arb_key(), prop::sample::select(vec!["2023-01-01", "2024-01-01 00:00"]))
+                .prop_map(move |(k, d)| field(k, json!({"range": {"gt": d}}))),
+            (arb_key(), 0usize..3).prop_map(move |(k, n)| field(k, json!({"values_count": {"gte": n}}))),
+            (arb_key(), any::<bool>()).prop_map(move |(k, b)| field(k, json!({"is_empty": b}))),
+            (arb_key(), any::<bool>()).prop_map(move |(k, b)| field(k, json!({"is_null": b}))),
+            arb_key().prop_map(move |k| field(k, json!({"geo_radius": {"center": {"lon": 0, "lat": 0}, "radius": 200000.0}}))),
+            arb_key().prop_map(|k| json!({"is_empty": {"key": k}})),
+            arb_key().prop_map(|k| json!({"is_null": {"key": k}})),
+            prop::sample::select(vec![json!({"has_id": [1]}), json!({"has_id": [2, 3]})]),
+            prop::sample::select(vec![json!({"has_vector": ""}), json!({"has_vector": "v"})]),
+        ];
+        leaf.prop_recursive(2, 8, 3, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|cs| json!({"must": cs})),
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|cs| json!({"should": cs})),
+                prop::collection::vec(inner.clone(), 0..3).prop_map(|cs| json!({"must_not": cs})),
+                (prop::collection::vec(inner.clone(), 0..3), 0usize..3)
+                    .prop_map(|(cs, n)| json!({"min_should": {"conditions": cs, "min_count": n}})),
+                inner.prop_map(|c| json!({"nested": {"key": "a", "filter": {"must": [c]}}})),
+            ]
+        })
+    }
+
+    proptest! {
+        /// Prevents `must_not` and `should` of one condition disagreeing with the
+        /// condition itself, the identities clients rely on when composing filters.
+        #[test]
+        fn single_condition_identities(payload in arb_payload(), c in arb_condition(), id in 0u64..4) {
+            let mut p = point(payload);
+            p.id = PointId::Num(id);
+            let cond = condition(c.clone());
+            let direct = cond.matches(&p);
+            prop_assert_eq!(filter(json!({"must_not": [c.clone()]})).matches(&p), !direct);
+            prop_assert_eq!(filter(json!({"should": [c.clone()]})).matches(&p), direct);
+            prop_assert_eq!(filter(json!({"must": c.clone()})).matches(&p), direct);
+            prop_assert_eq!(
+                filter(json!({"min_should": {"conditions": [c.clone()], "min_count": 1}})).matches(&p),
+                direct
+            );
+            // Double negation.
+            prop_assert_eq!(filter(json!({"must_not": [{"must_not": [c]}]})).matches(&p), direct);
+        }
+
+        /// Prevents a filter changing meaning after a trip through the WAL or a
+        /// JWT claim: serialise, read back, same value and same answers.
+        #[test]
+        fn serde_round_trip_keeps_meaning(payload in arb_payload(), c in arb_condition()) {
+            let original = filter(json!({"must": [c]}));
+            let text = serde_json::to_string(&original).unwrap();
+            let back: Filter = serde_json::from_str(&text).unwrap();
+            prop_assert_eq!(&back, &original);
+            let p = point(payload);
+            prop_assert_eq!(back.matches(&p), original.matches(&p));
+        }
+    }
+}

@@ -7,7 +7,7 @@
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use osprey_auth::Forbidden;
-use osprey_engine::error::EngineError;
+use osprey_engine::EngineError;
 
 use crate::envelope::error_response;
 

@@ -1,1 +1,104 @@
-//! placeholder
+//! Osprey's REST front end: Qdrant 1.18.3's HTTP API (same paths, JSON shapes
+//! and status codes), so the official Qdrant clients work unchanged.
+//!
+//! A request passes, outermost first (spec/auth.md §4):
+//! 1. request counters and timing (`layers::track`);
+//! 2. CORS, answering preflights without credentials (`layers::cors`);
+//! 3. path normalisation (`layers::normalize_path`);
+//! 4. routing, then authentication and the route's access rule
+//!    (`access.rs`), decided by the matched route pattern;
+//! 5. extractors (body size limit, JSON, query, path: `extract.rs`);
+//! 6. the handler (`handlers/`), which calls the engine.
+//!
+//! Every REST row of the table of access is routed (`routes.rs`); those not
+//! served yet answer 501 after the access check.
+
+mod access;
+mod envelope;
+mod error;
+mod extract;
+mod handlers;
+mod layers;
+mod metrics;
+mod routes;
+mod state;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use axum::Router;
+use axum::middleware::{from_fn, from_fn_with_state};
+use http::StatusCode;
+use osprey_auth::Authenticator;
+use osprey_engine::Storage;
+use tower::ServiceBuilder;
+
+use crate::metrics::Metrics;
+use crate::state::{Shared, load_peer_id};
+
+/// Settings of the REST server (Qdrant's `service.*`).
+#[derive(Debug, Clone)]
+pub struct RestOptions {
+    /// `service.max_request_size_mb`: larger JSON bodies answer 413.
+    pub max_request_size_mb: usize,
+    /// `service.enable_cors`: permissive CORS.
+    pub enable_cors: bool,
+    /// Git commit reported by `GET /`; left out when `None`.
+    pub commit: Option<String>,
+}
+
+impl Default for RestOptions {
+    fn default() -> Self {
+        RestOptions { max_request_size_mb: 32, enable_cors: true, commit: None }
+    }
+}
+
+/// What the REST server serves from.
+pub struct RestContext {
+    pub storage: Arc<Storage>,
+    pub auth: Arc<Authenticator>,
+    pub options: RestOptions,
+}
+
+/// The REST application. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(ctx: RestContext) -> Router {
+    let (routes, table) = routes::build();
+    let enable_cors = ctx.options.enable_cors;
+    let state = Arc::new(Shared {
+        peer_id: load_peer_id(&ctx.storage),
+        storage: ctx.storage,
+        auth: ctx.auth,
+        options: ctx.options,
+        metrics: Metrics::new(table.all().len()),
+        routes: table,
+        started_at: chrono::Utc::now(),
+        telemetry_id: uuid::Uuid::new_v4().to_string(),
+        meta_changes: AtomicU64::new(0),
+    });
+
+    // `Router::layer` wraps every route and the fallback, after routing, so
+    // the access middleware sees the matched pattern (or its absence).
+    let routed: Router = routes
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), access::authenticate_and_authorize))
+        .with_state(state.clone());
+
+    // These must run before routing (normalisation changes what matches), so
+    // they wrap the whole routed service rather than being router layers.
+    let service = ServiceBuilder::new()
+        .layer(from_fn_with_state(state, layers::track))
+        .layer(from_fn_with_state(enable_cors, layers::cors))
+        .layer(from_fn(layers::normalize_path))
+        .service(routed);
+    Router::new().fallback_service(service)
+}
+
+/// A path no route matches, asked with a valid credential: 404 with an empty
+/// body, as Qdrant's default service.
+async fn not_found() -> StatusCode {
+    StatusCode::NOT_FOUND
+}

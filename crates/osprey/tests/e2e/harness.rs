@@ -364,6 +364,61 @@ impl TestServer {
         (status, body)
     }
 
+    /// Upload a large body on a raw connection while reading the answer on
+    /// another thread, so an early answer (413 before the body is consumed) is
+    /// seen even if the server then resets the connection.
+    pub fn raw_upload(&self, method: &str, path: &str, body: Vec<u8>) -> Result<(u16, String), String> {
+        let stream = TcpStream::connect(("127.0.0.1", self.http_port)).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(|e| e.to_string())?;
+        let mut writer = stream.try_clone().map_err(|e| e.to_string())?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\napi-key: {}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+            self.http_port,
+            self.api_key,
+            body.len()
+        );
+        let sender = std::thread::spawn(move || {
+            if writer.write_all(head.as_bytes()).is_err() {
+                return;
+            }
+            for chunk in body.chunks(64 * 1024) {
+                if writer.write_all(chunk).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut reader = stream;
+        let mut response = Vec::new();
+        let mut buf = [0u8; 16 * 1024];
+        loop {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => response.extend_from_slice(&buf[..n]),
+                Err(e) => {
+                    if response.is_empty() {
+                        let _ = sender.join();
+                        return Err(format!("no answer before the connection failed: {e}"));
+                    }
+                    break;
+                }
+            }
+        }
+        let _ = sender.join();
+        let response = String::from_utf8_lossy(&response).to_string();
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .ok_or_else(|| format!("no HTTP status in {:?}", abbreviate(&response)))?;
+        let body = response
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
+        Ok((status, body))
+    }
+
     // ---- small helpers used by many themes ----
 
     /// Create a collection and assert Qdrant's `result: true` answer.

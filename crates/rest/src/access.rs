@@ -1,0 +1,187 @@
+//! Authentication and the route-level access check: the one place where a
+//! REST request is tied to a principal and refused or let through
+//! (spec/auth.md §4-§6).
+//!
+//! It runs after routing, on every route and on the fallback, so it sees the
+//! route pattern the router resolved:
+//! 1. A whitelisted pattern (`/`, `/healthz`, `/livez`, `/readyz`) passes
+//!    without looking at credentials. A path that matched no route is never
+//!    whitelisted, whatever it starts with.
+//! 2. The credential is checked; failures answer in plain text (401/403).
+//! 3. A JWT's `value_exists` claim is checked against the engine.
+//! 4. The route's rule from the access table, with the collection named in
+//!    the path, is checked before the body is read: 403 in the JSON envelope.
+//!    Nothing has looked the collection up yet, so a principal without access
+//!    gets 403 whether the collection exists or not.
+//!
+//! Handlers then get the [`Principal`] and the [`MatchedRoute`] as request
+//! extensions; checks that depend on the body (`lookup_from`) happen in the
+//! handler right after parsing, through [`check_references`].
+
+use std::sync::Arc;
+
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use osprey_auth::{AuthError, Principal, ValueExists};
+use osprey_engine::EngineError;
+use osprey_engine::requests::CountRequest;
+
+use crate::envelope::plain_text;
+use crate::error::{RestError, engine_status};
+use crate::metrics::Refusal;
+use crate::routes::{RouteInfo, is_whitelisted};
+use crate::state::AppState;
+
+/// The route a request matched, for handlers (the "not supported" answer)
+/// and for the request counters (as a response extension).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MatchedRoute(pub RouteInfo);
+
+/// Set on every response that went through the middleware: which route slot
+/// the request counters charge.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouteTag(pub Option<usize>);
+
+/// The authenticated caller, shared with the handler.
+pub(crate) type Caller = Arc<Principal>;
+
+pub(crate) async fn authenticate_and_authorize(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let route = matched.as_deref().and_then(|path| state.routes.lookup(path, req.method()));
+    let tag = RouteTag(route.map(|r| r.index));
+    let mut response = guarded(&state, matched.as_deref(), route, req, next).await;
+    response.extensions_mut().insert(tag);
+    response
+}
+
+async fn guarded(
+    state: &AppState,
+    matched: Option<&str>,
+    route: Option<RouteInfo>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(route) = route {
+        req.extensions_mut().insert(MatchedRoute(route));
+    }
+    if matched.is_some_and(is_whitelisted) {
+        return next.run(req).await;
+    }
+
+    let principal = match state.auth.authenticate(req.headers()) {
+        Ok(principal) => principal,
+        Err(err) => {
+            state.metrics.refused(Refusal::Authentication);
+            return auth_failure(&err);
+        }
+    };
+    if let Some(claim) = principal.value_exists()
+        && let Err(response) = check_value_exists(state, claim).await
+    {
+        state.metrics.refused(Refusal::Authentication);
+        return response;
+    }
+
+    // A matched path with another method (405) or no match at all (404):
+    // authenticated above, nothing to authorise.
+    if let Some(route) = route {
+        let (mut parts, body) = req.into_parts();
+        let collection = match RawPathParams::from_request_parts(&mut parts, &()).await {
+            Ok(params) => {
+                params.iter().find(|(name, _)| *name == "collection_name").map(|(_, v)| v.to_owned())
+            }
+            Err(rejection) => {
+                return RestError::Format(format!(
+                    "Deserialize error in path parameters: {}",
+                    rejection.body_text()
+                ))
+                .into_response();
+            }
+        };
+        req = Request::from_parts(parts, body);
+        let Some(rule) = route.rule else {
+            // Fail closed: a route without a row in the table of access.
+            tracing::error!("no access rule for {} {}", route.method, route.template);
+            return RestError::Internal(format!(
+                "no access rule for {} {}",
+                route.method, route.template
+            ))
+            .into_response();
+        };
+        if let Err(forbidden) = principal.authorize(&rule.requirement(collection.as_deref())) {
+            state.metrics.refused(Refusal::Authorization);
+            return if route.plain_text_errors {
+                plain_text(StatusCode::FORBIDDEN, forbidden.to_string())
+            } else {
+                RestError::Forbidden(forbidden).into_response()
+            };
+        }
+    }
+
+    req.extensions_mut().insert::<Caller>(Arc::new(principal));
+    next.run(req).await
+}
+
+/// Authentication failures: the bare message as plain text (spec §6).
+fn auth_failure(err: &AuthError) -> Response {
+    let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+    plain_text(status, err.message())
+}
+
+/// A JWT's `value_exists` claim: some point of the collection must match every
+/// pair. The lookup runs with full access (the collection need not be in the
+/// token). Qdrant answers 403 when the collection is missing, 401 when no
+/// point matches, and the engine's own status for other failures, all in
+/// plain text.
+async fn check_value_exists(state: &AppState, claim: &ValueExists) -> Result<(), Response> {
+    let must: Vec<serde_json::Value> = claim
+        .matches
+        .iter()
+        .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
+        .collect();
+    let request: CountRequest =
+        match serde_json::from_value(serde_json::json!({"filter": {"must": must}, "exact": true})) {
+            Ok(request) => request,
+            Err(_) => {
+                // A match the filter language cannot express matches nothing.
+                return Err(auth_failure(&AuthError::StatefulValidationFailed {
+                    collection_missing: false,
+                }));
+            }
+        };
+    let storage = state.storage.clone();
+    let name = claim.collection.clone();
+    let result = tokio::task::spawn_blocking(move || storage.collection(&name)?.count(request)).await;
+    match result {
+        Ok(Ok(count)) if count.count > 0 => Ok(()),
+        Ok(Ok(_)) => {
+            Err(auth_failure(&AuthError::StatefulValidationFailed { collection_missing: false }))
+        }
+        Ok(Err(EngineError::NotFound(_))) => {
+            Err(auth_failure(&AuthError::StatefulValidationFailed { collection_missing: true }))
+        }
+        Ok(Err(err)) => Err(plain_text(engine_status(&err), err.to_string())),
+        Err(join) => Err(plain_text(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Service internal error: {join}"),
+        )),
+    }
+}
+
+/// Body-dependent part of the access check: every other collection a request
+/// reads (`lookup_from`, `with_lookup`) must be in a collection-scoped token.
+pub(crate) fn check_references<'a>(
+    principal: &Principal,
+    collections: impl IntoIterator<Item = &'a str>,
+) -> Result<(), RestError> {
+    for collection in collections {
+        principal.check_collection_reference(collection)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,28 @@
+//! Handlers, one module per area of the API. They decode, call the engine on
+//! the blocking pool and encode; access was settled before they run (see
+//! `access.rs`), except for checks that depend on the body.
+
+pub(crate) mod cluster;
+pub(crate) mod collections;
+pub(crate) mod points;
+pub(crate) mod search;
+pub(crate) mod service;
+pub(crate) mod unsupported;
+
+use osprey_engine::EngineError;
+
+use crate::error::{RestError, RestResult};
+
+/// Runs an engine call on the blocking pool: engine calls read and write
+/// files (and fsync on `wait=true`), which must not stall the async workers.
+/// A panic in the engine becomes a 500, never a dropped connection.
+pub(crate) async fn engine<T, F>(f: F) -> RestResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, EngineError> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(result) => result.map_err(RestError::Engine),
+        Err(join) => Err(RestError::Internal(format!("the operation failed: {join}"))),
+    }
+}

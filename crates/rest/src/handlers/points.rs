@@ -1,0 +1,186 @@
+//! Point retrieval and every point write: upsert, delete, batch, vectors,
+//! payload, payload indexes. Writes take `wait` (default false: answer
+//! `acknowledged` once logged), `ordering` and `timeout`.
+
+use axum::extract::State;
+use osprey_engine::EngineError;
+use osprey_engine::operations::{
+    CreateFieldIndex, DeletePayload, DeleteVectors, PointInsertOperations, PointsSelector,
+    SetPayload, UpdateOperation, UpdateOperations, UpdateResult, UpdateVectors,
+};
+use osprey_engine::requests::{PointRequest, Record};
+use osprey_engine::types::PointId;
+
+use crate::envelope::ApiOk;
+use crate::error::RestResult;
+use crate::extract::{Json, Path, Query, ReadParams, UpdateParams};
+use crate::handlers::engine;
+use crate::state::AppState;
+
+/// `GET /collections/{c}/points/{id}`.
+pub(crate) async fn get_point(
+    State(state): State<AppState>,
+    Path((name, id)): Path<(String, String)>,
+    Query(params): Query<ReadParams>,
+) -> RestResult<ApiOk<Record>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    let record = engine(move || {
+        let collection = storage.collection(&name)?;
+        let id: PointId = id
+            .parse()
+            .map_err(|_| EngineError::BadInput(format!("Can not recognize \"{id}\" as point id")))?;
+        collection.get_point(id)
+    })
+    .await?;
+    Ok(ApiOk(record))
+}
+
+/// `POST /collections/{c}/points`: several points by id.
+pub(crate) async fn get_points(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<PointRequest>,
+) -> RestResult<ApiOk<Vec<Record>>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    let records = engine(move || storage.collection(&name)?.retrieve(request)).await?;
+    Ok(ApiOk(records))
+}
+
+/// Applies one write to the collection named (or aliased) `name`.
+async fn write(
+    state: &AppState,
+    name: String,
+    params: &UpdateParams,
+    op: UpdateOperation,
+) -> RestResult<ApiOk<UpdateResult>> {
+    params.validate()?;
+    let wait = params.wait();
+    let storage = state.storage.clone();
+    let result = engine(move || storage.collection(&name)?.update(op, wait)).await?;
+    Ok(ApiOk(result))
+}
+
+/// `PUT /collections/{c}/points`.
+pub(crate) async fn upsert(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<PointInsertOperations>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::Upsert(body)).await
+}
+
+/// `POST /collections/{c}/points/delete`.
+pub(crate) async fn delete(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<PointsSelector>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::Delete(body)).await
+}
+
+/// `PUT /collections/{c}/points/vectors`.
+pub(crate) async fn update_vectors(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<UpdateVectors>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::UpdateVectors(body)).await
+}
+
+/// `POST /collections/{c}/points/vectors/delete`.
+pub(crate) async fn delete_vectors(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<DeleteVectors>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::DeleteVectors(body)).await
+}
+
+/// `POST /collections/{c}/points/payload`.
+pub(crate) async fn set_payload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<SetPayload>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::SetPayload(body)).await
+}
+
+/// `PUT /collections/{c}/points/payload`.
+pub(crate) async fn overwrite_payload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<SetPayload>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::OverwritePayload(body)).await
+}
+
+/// `POST /collections/{c}/points/payload/delete`.
+pub(crate) async fn delete_payload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<DeletePayload>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::DeletePayload(body)).await
+}
+
+/// `POST /collections/{c}/points/payload/clear`.
+pub(crate) async fn clear_payload(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<PointsSelector>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    write(&state, name, &params, UpdateOperation::ClearPayload(body)).await
+}
+
+/// `POST /collections/{c}/points/batch`: all operations as one record.
+pub(crate) async fn batch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<UpdateOperations>,
+) -> RestResult<ApiOk<Vec<UpdateResult>>> {
+    params.validate()?;
+    let wait = params.wait();
+    let storage = state.storage.clone();
+    let results =
+        engine(move || storage.collection(&name)?.update_batch(body.operations, wait)).await?;
+    Ok(ApiOk(results))
+}
+
+/// `PUT /collections/{c}/index`.
+pub(crate) async fn create_index(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<CreateFieldIndex>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    params.validate()?;
+    let wait = params.wait();
+    let storage = state.storage.clone();
+    let result = engine(move || storage.collection(&name)?.create_field_index(body, wait)).await?;
+    Ok(ApiOk(result))
+}
+
+/// `DELETE /collections/{c}/index/{field_name}`.
+pub(crate) async fn delete_index(
+    State(state): State<AppState>,
+    Path((name, field)): Path<(String, String)>,
+    Query(params): Query<UpdateParams>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    params.validate()?;
+    let wait = params.wait();
+    let storage = state.storage.clone();
+    let result = engine(move || storage.collection(&name)?.delete_field_index(&field, wait)).await?;
+    Ok(ApiOk(result))
+}

@@ -1,0 +1,141 @@
+//! Reads over many points: scroll, count, search, query and recommend, single
+//! and batched. Requests that name other collections (`lookup_from`) are
+//! checked against the caller right after parsing, before the engine runs.
+
+use axum::Extension;
+use axum::extract::State;
+use osprey_engine::requests::{
+    CountRequest, CountResult, QueryRequest, QueryRequestBatch, QueryResponse, RecommendRequest,
+    RecommendRequestBatch, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest,
+    SearchRequestBatch,
+};
+
+use crate::access::{Caller, check_references};
+use crate::envelope::ApiOk;
+use crate::error::RestResult;
+use crate::extract::{Json, Path, Query, ReadParams};
+use crate::handlers::engine;
+use crate::state::AppState;
+
+/// `POST /collections/{c}/points/scroll`.
+pub(crate) async fn scroll(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<ScrollRequest>,
+) -> RestResult<ApiOk<ScrollResult>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(engine(move || storage.collection(&name)?.scroll(request)).await?))
+}
+
+/// `POST /collections/{c}/points/count`.
+pub(crate) async fn count(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<CountRequest>,
+) -> RestResult<ApiOk<CountResult>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(engine(move || storage.collection(&name)?.count(request)).await?))
+}
+
+/// `POST /collections/{c}/points/search`.
+pub(crate) async fn search(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<SearchRequest>,
+) -> RestResult<ApiOk<Vec<ScoredPoint>>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(engine(move || storage.collection(&name)?.search(request)).await?))
+}
+
+/// `POST /collections/{c}/points/search/batch`.
+pub(crate) async fn search_batch(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(batch): Json<SearchRequestBatch>,
+) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    let results = engine(move || {
+        let collection = storage.collection(&name)?;
+        batch.searches.into_iter().map(|request| collection.search(request)).collect()
+    })
+    .await?;
+    Ok(ApiOk(results))
+}
+
+/// `POST /collections/{c}/points/query`.
+pub(crate) async fn query(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<QueryRequest>,
+) -> RestResult<ApiOk<QueryResponse>> {
+    params.validate()?;
+    check_references(&caller, request.referenced_collections().iter().map(String::as_str))?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(engine(move || storage.collection(&name)?.query(request, &storage)).await?))
+}
+
+/// `POST /collections/{c}/points/query/batch`.
+pub(crate) async fn query_batch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(batch): Json<QueryRequestBatch>,
+) -> RestResult<ApiOk<Vec<QueryResponse>>> {
+    params.validate()?;
+    for request in &batch.searches {
+        check_references(&caller, request.referenced_collections().iter().map(String::as_str))?;
+    }
+    let storage = state.storage.clone();
+    let results = engine(move || {
+        let collection = storage.collection(&name)?;
+        batch.searches.into_iter().map(|request| collection.query(request, &storage)).collect()
+    })
+    .await?;
+    Ok(ApiOk(results))
+}
+
+/// `POST /collections/{c}/points/recommend`.
+pub(crate) async fn recommend(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<RecommendRequest>,
+) -> RestResult<ApiOk<Vec<ScoredPoint>>> {
+    params.validate()?;
+    check_references(&caller, request.lookup_from.iter().map(|l| l.collection.as_str()))?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(engine(move || storage.collection(&name)?.recommend(request, &storage)).await?))
+}
+
+/// `POST /collections/{c}/points/recommend/batch`.
+pub(crate) async fn recommend_batch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(batch): Json<RecommendRequestBatch>,
+) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
+    params.validate()?;
+    for request in &batch.searches {
+        check_references(&caller, request.lookup_from.iter().map(|l| l.collection.as_str()))?;
+    }
+    let storage = state.storage.clone();
+    let results = engine(move || {
+        let collection = storage.collection(&name)?;
+        batch.searches.into_iter().map(|request| collection.recommend(request, &storage)).collect()
+    })
+    .await?;
+    Ok(ApiOk(results))
+}

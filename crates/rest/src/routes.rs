@@ -1,0 +1,224 @@
+//! The route table: every REST row of `spec/access-table.tsv` is registered
+//! here, once, with its handler. Registering a route also records its access
+//! rule (looked up by method and OpenAPI template), so the router and the
+//! table of access cannot drift apart: the middleware finds the rule of the
+//! matched route, and a test fails if a row is unrouted or a route unruled.
+
+use std::collections::HashMap;
+
+use axum::Router;
+use axum::handler::Handler;
+use axum::routing::{MethodFilter, on};
+use http::Method;
+use osprey_auth::RuleKind;
+
+use crate::handlers::{cluster, collections, points, search, service, unsupported};
+use crate::state::AppState;
+
+/// One registered route.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RouteInfo {
+    /// Position in [`RouteTable::all`]; also the metrics slot.
+    pub index: usize,
+    pub method: &'static str,
+    /// The template as the access table and OpenAPI write it.
+    pub template: &'static str,
+    /// The access rule; `None` only if the table lacks the row (a test fails).
+    pub rule: Option<RuleKind>,
+    /// Qdrant renders this route's access errors as plain text (uploads and
+    /// file downloads), not as the JSON envelope.
+    pub plain_text_errors: bool,
+}
+
+/// Lookup from the matched axum path and method to the route.
+#[derive(Debug, Default)]
+pub(crate) struct RouteTable {
+    by_path: HashMap<String, Vec<RouteInfo>>,
+    all: Vec<RouteInfo>,
+}
+
+impl RouteTable {
+    /// The route for a matched axum path; HEAD is served by GET routes.
+    pub(crate) fn lookup(&self, axum_path: &str, method: &Method) -> Option<RouteInfo> {
+        let method = if method == Method::HEAD { "GET" } else { method.as_str() };
+        self.by_path.get(axum_path)?.iter().find(|r| r.method == method).copied()
+    }
+
+    pub(crate) fn all(&self) -> &[RouteInfo] {
+        &self.all
+    }
+}
+
+/// Builds the router and the table side by side.
+pub(crate) struct RouteBuilder {
+    router: Router<AppState>,
+    table: RouteTable,
+}
+
+impl RouteBuilder {
+    fn new() -> Self {
+        RouteBuilder { router: Router::new(), table: RouteTable::default() }
+    }
+
+    fn add<H, T>(mut self, method: &'static str, template: &'static str, handler: H) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = match method {
+            "GET" => MethodFilter::GET,
+            "POST" => MethodFilter::POST,
+            "PUT" => MethodFilter::PUT,
+            "PATCH" => MethodFilter::PATCH,
+            "DELETE" => MethodFilter::DELETE,
+            other => panic!("unsupported method {other} for {template}"),
+        };
+        let path = axum_path(template);
+        self.router = self.router.route(&path, on(filter, handler));
+        let rule = osprey_auth::rest_rule(method, template);
+        let plain_text_errors = osprey_auth::rules()
+            .iter()
+            .find(|r| r.method == method && r.path == template)
+            .is_some_and(|r| r.notes.contains("plain text"));
+        let info =
+            RouteInfo { index: self.table.all.len(), method, template, rule, plain_text_errors };
+        self.table.by_path.entry(path).or_default().push(info);
+        self.table.all.push(info);
+        self
+    }
+}
+
+/// The axum form of a template. Qdrant's router-only shard routes call the
+/// shard `{shard}` where OpenAPI says `{shard_id}`; axum refuses two names for
+/// one position, so both are routed as `{shard_id}` while the table keeps the
+/// original template for the access rule.
+pub(crate) fn axum_path(template: &str) -> String {
+    template.replace("{shard}", "{shard_id}")
+}
+
+/// Every route of the server, in the table's order.
+pub(crate) fn build() -> (Router<AppState>, RouteTable) {
+    use unsupported::not_supported as todo;
+    let b = RouteBuilder::new()
+        // Service
+        .add("GET", "/", service::root)
+        .add("GET", "/telemetry", service::telemetry)
+        .add("GET", "/metrics", service::metrics)
+        .add("GET", "/healthz", service::healthz)
+        .add("GET", "/livez", service::healthz)
+        .add("GET", "/readyz", service::readyz)
+        // Collections
+        .add("GET", "/collections", collections::list)
+        .add("GET", "/collections/{collection_name}", collections::get)
+        .add("PUT", "/collections/{collection_name}", collections::create)
+        .add("PATCH", "/collections/{collection_name}", collections::update)
+        .add("DELETE", "/collections/{collection_name}", collections::delete)
+        .add("GET", "/collections/{collection_name}/exists", collections::exists)
+        .add("GET", "/collections/{collection_name}/optimizations", todo)
+        // Aliases
+        .add("POST", "/collections/aliases", collections::update_aliases)
+        .add("GET", "/collections/{collection_name}/aliases", collections::collection_aliases)
+        .add("GET", "/aliases", collections::list_aliases)
+        // Points
+        .add("GET", "/collections/{collection_name}/points/{id}", points::get_point)
+        .add("POST", "/collections/{collection_name}/points", points::get_points)
+        .add("PUT", "/collections/{collection_name}/points", points::upsert)
+        .add("POST", "/collections/{collection_name}/points/delete", points::delete)
+        .add("POST", "/collections/{collection_name}/points/batch", points::batch)
+        .add("PUT", "/collections/{collection_name}/vectors/{vector_name}", todo)
+        .add("DELETE", "/collections/{collection_name}/vectors/{vector_name}", todo)
+        .add("PUT", "/collections/{collection_name}/points/vectors", points::update_vectors)
+        .add("POST", "/collections/{collection_name}/points/vectors/delete", points::delete_vectors)
+        .add("POST", "/collections/{collection_name}/points/payload", points::set_payload)
+        .add("PUT", "/collections/{collection_name}/points/payload", points::overwrite_payload)
+        .add("POST", "/collections/{collection_name}/points/payload/delete", points::delete_payload)
+        .add("POST", "/collections/{collection_name}/points/payload/clear", points::clear_payload)
+        .add("PUT", "/collections/{collection_name}/index", points::create_index)
+        .add("DELETE", "/collections/{collection_name}/index/{field_name}", points::delete_index)
+        // Scroll, count, facet
+        .add("POST", "/collections/{collection_name}/points/scroll", search::scroll)
+        .add("POST", "/collections/{collection_name}/points/count", search::count)
+        .add("POST", "/collections/{collection_name}/facet", todo)
+        // Search family
+        .add("POST", "/collections/{collection_name}/points/search", search::search)
+        .add("POST", "/collections/{collection_name}/points/search/batch", search::search_batch)
+        .add("POST", "/collections/{collection_name}/points/search/groups", todo)
+        .add("POST", "/collections/{collection_name}/points/recommend", search::recommend)
+        .add("POST", "/collections/{collection_name}/points/recommend/batch", search::recommend_batch)
+        .add("POST", "/collections/{collection_name}/points/recommend/groups", todo)
+        .add("POST", "/collections/{collection_name}/points/discover", todo)
+        .add("POST", "/collections/{collection_name}/points/discover/batch", todo)
+        .add("POST", "/collections/{collection_name}/points/query", search::query)
+        .add("POST", "/collections/{collection_name}/points/query/batch", search::query_batch)
+        .add("POST", "/collections/{collection_name}/points/query/groups", todo)
+        .add("POST", "/collections/{collection_name}/points/search/matrix/pairs", todo)
+        .add("POST", "/collections/{collection_name}/points/search/matrix/offsets", todo)
+        // Collection snapshots
+        .add("POST", "/collections/{collection_name}/snapshots/upload", todo)
+        .add("PUT", "/collections/{collection_name}/snapshots/recover", todo)
+        .add("GET", "/collections/{collection_name}/snapshots", todo)
+        .add("POST", "/collections/{collection_name}/snapshots", todo)
+        .add("DELETE", "/collections/{collection_name}/snapshots/{snapshot_name}", todo)
+        .add("GET", "/collections/{collection_name}/snapshots/{snapshot_name}", todo)
+        // Shard snapshots
+        .add("GET", "/collections/{collection_name}/shards/{shard_id}/snapshot", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard_id}/snapshots/upload", todo)
+        .add("PUT", "/collections/{collection_name}/shards/{shard_id}/snapshots/recover", todo)
+        .add("GET", "/collections/{collection_name}/shards/{shard_id}/snapshots", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard_id}/snapshots", todo)
+        .add("DELETE", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}", todo)
+        .add("GET", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}", todo)
+        // Full snapshots
+        .add("GET", "/snapshots", todo)
+        .add("POST", "/snapshots", todo)
+        .add("DELETE", "/snapshots/{snapshot_name}", todo)
+        .add("GET", "/snapshots/{snapshot_name}", todo)
+        // Shard keys, cluster
+        .add("PUT", "/collections/{collection_name}/shards", todo)
+        .add("GET", "/collections/{collection_name}/shards", todo)
+        .add("POST", "/collections/{collection_name}/shards/delete", todo)
+        .add("GET", "/cluster", cluster::status)
+        .add("GET", "/cluster/telemetry", todo)
+        .add("POST", "/cluster/recover", todo)
+        .add("DELETE", "/cluster/peer/{peer_id}", todo)
+        .add("GET", "/collections/{collection_name}/cluster", cluster::collection_info)
+        .add("POST", "/collections/{collection_name}/cluster", todo)
+        // Issues
+        .add("GET", "/issues", todo)
+        .add("DELETE", "/issues", todo)
+        // Router-only service routes
+        .add("GET", "/stacktrace", todo)
+        .add("GET", "/logger", todo)
+        .add("POST", "/logger", todo)
+        .add("POST", "/collections/{collection_name}/truncate_unapplied_wal", todo)
+        .add("GET", "/collections/{collection_name}/memory", todo)
+        .add("GET", "/cluster/metadata/keys", todo)
+        .add("GET", "/cluster/metadata/keys/{key}", todo)
+        .add("PUT", "/cluster/metadata/keys/{key}", todo)
+        .add("DELETE", "/cluster/metadata/keys/{key}", todo)
+        .add("GET", "/debugger", todo)
+        .add("PATCH", "/debugger", todo)
+        .add("GET", "/profiler/slow_requests", todo)
+        .add("POST", "/audit/logs", todo)
+        // Local shard access and partial snapshots (router-only)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/points", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/points/scroll", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/points/count", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/cleanup", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/snapshot/partial/create", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover", todo)
+        .add("POST", "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover_from", todo)
+        .add("GET", "/collections/{collection_name}/shards/{shard}/snapshot/partial/manifest", todo)
+        // Staging-build routes: registered so that the access rule applies.
+        .add("GET", "/collections/{collection_name}/shards/{shard}/wal", todo)
+        .add("GET", "/collections/{collection_name}/shards/{shard}/recovery_point", todo)
+        .add("POST", "/collections/{collection_name}/debug", todo);
+    (b.router, b.table)
+}
+
+/// Matched route patterns that skip authentication (spec/auth.md §5). Matching
+/// is on the pattern the router resolved, never on the raw path. `/dashboard`
+/// is not served by this crate, so it is not listed.
+pub(crate) fn is_whitelisted(axum_path: &str) -> bool {
+    matches!(axum_path, "/" | "/healthz" | "/livez" | "/readyz")
+}
