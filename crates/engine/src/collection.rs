@@ -234,6 +234,12 @@ impl Collection {
         Ok(seq)
     }
 
+    /// Makes every logged write durable; the background flusher calls this so
+    /// that `wait=false` writes reach the disk within a second.
+    pub(crate) fn sync_log(&self) -> Result<()> {
+        Ok(self.wal.sync()?)
+    }
+
     /// Writes the state to the checkpoint file and drops the log it covers.
     pub fn checkpoint(&self) -> Result<()> {
         let _guard = self.checkpoint_lock.lock();

@@ -40,17 +40,34 @@ pub trait PointView {
 ///
 /// An empty `should: []` matches nothing (Qdrant's `any` over no conditions); an
 /// empty `must` or `must_not` matches everything; an empty filter matches all.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+///
+/// Only a JSON object is a filter; unknown keys are refused, as in Qdrant.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Filter {
-    #[serde(default, with = "one_or_many", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "one_or_many", skip_serializing_if = "Option::is_none")]
     pub should: Option<Vec<Condition>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_should: Option<MinShould>,
-    #[serde(default, with = "one_or_many", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "one_or_many", skip_serializing_if = "Option::is_none")]
     pub must: Option<Vec<Condition>>,
-    #[serde(default, with = "one_or_many", skip_serializing_if = "Option::is_none")]
+    #[serde(with = "one_or_many", skip_serializing_if = "Option::is_none")]
     pub must_not: Option<Vec<Condition>>,
+}
+
+/// The fields of [`Filter`] as serde derives them; [`Filter`]'s own
+/// `Deserialize` only lets objects reach it (a derived struct would also take
+/// a JSON array of its fields).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FilterFields {
+    #[serde(default, with = "one_or_many")]
+    should: Option<Vec<Condition>>,
+    #[serde(default)]
+    min_should: Option<MinShould>,
+    #[serde(default, with = "one_or_many")]
+    must: Option<Vec<Condition>>,
+    #[serde(default, with = "one_or_many")]
+    must_not: Option<Vec<Condition>>,
 }
 
 /// At least `min_count` of `conditions` must match (`min_count: 0` always holds).
@@ -246,7 +263,9 @@ impl<T: Ord> SortedSet<T> {
         T: std::borrow::Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.0.binary_search_by(|probe| probe.borrow().cmp(item)).is_ok()
+        self.0
+            .binary_search_by(|probe| probe.borrow().cmp(item))
+            .is_ok()
     }
 
     pub fn len(&self) -> usize {
@@ -297,13 +316,29 @@ pub struct Range {
 /// and reads back as [`RangeInterface::Float`], as in Qdrant.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct DatetimeRange {
-    #[serde(default, deserialize_with = "de_datetime", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lt: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "de_datetime", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gt: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "de_datetime", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub gte: Option<DateTime<Utc>>,
-    #[serde(default, deserialize_with = "de_datetime", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "de_datetime",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub lte: Option<DateTime<Utc>>,
 }
 
@@ -358,7 +393,9 @@ pub fn parse_datetime(s: &str) -> Option<DateTime<Utc>> {
     NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%.f"))
         .or_else(|_| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M"))
-        .or_else(|_| NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_time(Default::default())))
+        .or_else(|_| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d").map(|d| d.and_time(Default::default()))
+        })
         .ok()
         .map(|naive| naive.and_utc())
 }
@@ -430,6 +467,32 @@ mod one_or_many {
             let condition = Condition::deserialize(de::value::MapAccessDeserializer::new(map))?;
             Ok(Some(vec![condition]))
         }
+    }
+}
+
+impl<'de> Deserialize<'de> for Filter {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct FilterVisitor;
+
+        impl<'de> Visitor<'de> for FilterVisitor {
+            type Value = Filter;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a filter object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Filter, A::Error> {
+                let fields = FilterFields::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                Ok(Filter {
+                    should: fields.should,
+                    min_should: fields.min_should,
+                    must: fields.must,
+                    must_not: fields.must_not,
+                })
+            }
+        }
+
+        deserializer.deserialize_map(FilterVisitor)
     }
 }
 
@@ -530,7 +593,10 @@ impl Match {
     /// whose key is present and valid wins.
     fn from_json(value: &Value) -> Result<Match, String> {
         let Value::Object(obj) = value else {
-            return Err(format!("expected a match object, found {}", json_type(value)));
+            return Err(format!(
+                "expected a match object, found {}",
+                json_type(value)
+            ));
         };
         let mut first_error = None;
         let mut note = |name: &str, err: serde_json::Error| {
@@ -879,12 +945,7 @@ impl Nested {
             if self.key.items().last() == Some(&JsonPathItem::WildcardIndex) {
                 Box::new(found.into_iter())
             } else {
-                Box::new(
-                    found
-                        .into_iter()
-                        .filter_map(Value::as_array)
-                        .flatten(),
-                )
+                Box::new(found.into_iter().filter_map(Value::as_array).flatten())
             };
         items.filter_map(Value::as_object).any(|element| {
             self.filter.check(Subject {
@@ -964,16 +1025,18 @@ impl Match {
                 (Value::Number(stored), ValueVariants::Integer(i)) => stored.as_i64() == Some(*i),
                 _ => false,
             },
-            Match::Text(MatchText { text }) | Match::Phrase(MatchPhrase { phrase: text }) => {
-                value.as_str().is_some_and(|stored| stored.contains(text.as_str()))
-            }
+            Match::Text(MatchText { text }) | Match::Phrase(MatchPhrase { phrase: text }) => value
+                .as_str()
+                .is_some_and(|stored| stored.contains(text.as_str())),
             Match::TextAny(MatchTextAny { text_any }) => value.as_str().is_some_and(|stored| {
                 text_any
                     .split_whitespace()
                     .any(|token| stored.contains(token))
             }),
             Match::Any(MatchAny { any }) => match (value, any) {
-                (Value::String(stored), AnyVariants::Strings(list)) => list.contains(stored.as_str()),
+                (Value::String(stored), AnyVariants::Strings(list)) => {
+                    list.contains(stored.as_str())
+                }
                 (Value::Number(stored), AnyVariants::Integers(list)) => {
                     stored.as_i64().is_some_and(|n| list.contains(&n))
                 }
@@ -1005,7 +1068,13 @@ impl RangeInterface {
     }
 }
 
-fn in_bounds<T: PartialOrd>(x: T, lt: Option<T>, gt: Option<T>, gte: Option<T>, lte: Option<T>) -> bool {
+fn in_bounds<T: PartialOrd>(
+    x: T,
+    lt: Option<T>,
+    gt: Option<T>,
+    gte: Option<T>,
+    lte: Option<T>,
+) -> bool {
     lt.is_none_or(|b| x < b)
         && gt.is_none_or(|b| x > b)
         && gte.is_none_or(|b| x >= b)
@@ -1038,7 +1107,6 @@ impl ValuesCount {
         self.contains(count)
     }
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -1211,7 +1279,8 @@ mod tests {
             serde_json::to_value(&one).unwrap(),
             json!({"must": [{"key": "city", "match": {"value": "London"}}]})
         );
-        let nulls = filter(json!({"must": null, "should": null, "must_not": null, "min_should": null}));
+        let nulls =
+            filter(json!({"must": null, "should": null, "must_not": null, "min_should": null}));
         assert_eq!(nulls, Filter::default());
         assert_eq!(serde_json::to_value(&nulls).unwrap(), json!({}));
         let single_nested = filter(json!({"should": {"must": {"has_id": [1]}}}));
@@ -1236,46 +1305,130 @@ mod tests {
     #[test]
     fn malformed_filters_are_rejected() {
         let cases = [
-            (json!({"must": [{"key": "a", "match": {"value": 1.5}}]}), "must be a string, an integer"),
-            (json!({"must": [{"key": "a", "match": {"value": [1]}}]}), "found an array"),
-            (json!({"must": [{"key": "a", "match": {"foo": 1}}]}), "one of `value`, `text`"),
-            (json!({"must": [{"key": "a", "match": {"any": [1, "x"]}}]}), "not a mix"),
-            (json!({"must": [{"key": "a", "match": {"any": [1.5]}}]}), "array of strings or an array of integers"),
-            (json!({"must": [{"key": "a", "match": {"except": "x"}}]}), "found a string"),
-            (json!({"must": [{"key": "a", "range": {"gt": 1, "lt": "2020-01-01"}}]}), "all numbers or all datetime"),
-            (json!({"must": [{"key": "a", "range": {"gt": true}}]}), "`gt` must be a number or a datetime"),
-            (json!({"must": [{"key": "a", "range": {"gt": "yesterday"}}]}), "'yesterday' is not in a supported date/time format"),
-            (json!({"must": [{"key": "a", "values_count": {"gt": -1}}]}), "invalid field condition"),
-            (json!({"must": [{"key": "a..b", "match": {"value": 1}}]}), "Invalid json path: 'a..b'"),
-            (json!({"must": [{"key": 5, "match": {"value": 1}}]}), "invalid field condition"),
-            (json!({"must": [{"key": "loc", "geo_radius": {"center": {"lon": 200, "lat": 0}, "radius": 1}}]}), "within [-180;180]"),
-            (json!({"must": [{"key": "loc", "geo_polygon": {"exterior": {"points": []}}}]}), "at least 4, got 0"),
-            (json!({"must": [{"has_id": [-1]}]}), "invalid has_id condition"),
-            (json!({"must": [{"has_id": ["not-a-uuid"]}]}), "Unable to parse UUID"),
-            (json!({"must": [{"has_vector": 1}]}), "invalid has_vector condition"),
-            (json!({"must": [{"is_empty": "reports"}]}), "invalid is_empty condition"),
-            (json!({"must": [{"is_null": {"field": "x"}}]}), "invalid is_null condition"),
-            (json!({"must": [{"nested": {"key": "diet"}}]}), "missing field `filter`"),
-            (json!({"must": [{"nested": {"key": "d", "filter": {"must": [{"foo": 1}]}}}]}), "expected some form of condition"),
+            (
+                json!({"must": [{"key": "a", "match": {"value": 1.5}}]}),
+                "must be a string, an integer",
+            ),
+            (
+                json!({"must": [{"key": "a", "match": {"value": [1]}}]}),
+                "found an array",
+            ),
+            (
+                json!({"must": [{"key": "a", "match": {"foo": 1}}]}),
+                "one of `value`, `text`",
+            ),
+            (
+                json!({"must": [{"key": "a", "match": {"any": [1, "x"]}}]}),
+                "not a mix",
+            ),
+            (
+                json!({"must": [{"key": "a", "match": {"any": [1.5]}}]}),
+                "array of strings or an array of integers",
+            ),
+            (
+                json!({"must": [{"key": "a", "match": {"except": "x"}}]}),
+                "found a string",
+            ),
+            (
+                json!({"must": [{"key": "a", "range": {"gt": 1, "lt": "2020-01-01"}}]}),
+                "all numbers or all datetime",
+            ),
+            (
+                json!({"must": [{"key": "a", "range": {"gt": true}}]}),
+                "`gt` must be a number or a datetime",
+            ),
+            (
+                json!({"must": [{"key": "a", "range": {"gt": "yesterday"}}]}),
+                "'yesterday' is not in a supported date/time format",
+            ),
+            (
+                json!({"must": [{"key": "a", "values_count": {"gt": -1}}]}),
+                "invalid field condition",
+            ),
+            (
+                json!({"must": [{"key": "a..b", "match": {"value": 1}}]}),
+                "Invalid json path: 'a..b'",
+            ),
+            (
+                json!({"must": [{"key": 5, "match": {"value": 1}}]}),
+                "invalid field condition",
+            ),
+            (
+                json!({"must": [{"key": "loc", "geo_radius": {"center": {"lon": 200, "lat": 0}, "radius": 1}}]}),
+                "within [-180;180]",
+            ),
+            (
+                json!({"must": [{"key": "loc", "geo_polygon": {"exterior": {"points": []}}}]}),
+                "at least 4, got 0",
+            ),
+            (
+                json!({"must": [{"has_id": [-1]}]}),
+                "invalid has_id condition",
+            ),
+            (
+                json!({"must": [{"has_id": ["not-a-uuid"]}]}),
+                "Unable to parse UUID",
+            ),
+            (
+                json!({"must": [{"has_vector": 1}]}),
+                "invalid has_vector condition",
+            ),
+            (
+                json!({"must": [{"is_empty": "reports"}]}),
+                "invalid is_empty condition",
+            ),
+            (
+                json!({"must": [{"is_null": {"field": "x"}}]}),
+                "invalid is_null condition",
+            ),
+            (
+                json!({"must": [{"nested": {"key": "diet"}}]}),
+                "missing field `filter`",
+            ),
+            (
+                json!({"must": [{"nested": {"key": "d", "filter": {"must": [{"foo": 1}]}}}]}),
+                "expected some form of condition",
+            ),
             (json!({"must": [{"foo": "bar"}]}), "unknown field `foo`"),
-            (json!({"must": [{"must": [{"key": "a", "match": {"value": 0.5}}]}]}), "invalid filter"),
-            (json!({"must": [5]}), "expected a condition object, found a number"),
-            (json!({"must": "city"}), "a condition, an array of conditions, or null"),
+            (
+                json!({"must": [{"must": [{"key": "a", "match": {"value": 0.5}}]}]}),
+                "invalid filter",
+            ),
+            (
+                json!({"must": [5]}),
+                "expected a condition object, found a number",
+            ),
+            (
+                json!({"must": "city"}),
+                "a condition, an array of conditions, or null",
+            ),
             (json!({"musts": []}), "unknown field `musts`"),
-            (json!({"min_should": {"conditions": []}}), "missing field `min_count`"),
-            (json!({"min_should": [{"key": "a", "match": {"value": 1}}]}), "min_should"),
-            (json!([]), "expected struct Filter"),
+            (
+                json!({"min_should": {"conditions": []}}),
+                "missing field `min_count`",
+            ),
+            (
+                json!({"min_should": [{"key": "a", "match": {"value": 1}}]}),
+                "expected a sequence",
+            ),
+            (json!([]), "expected a filter object"),
+            (json!([null, null, null, null]), "expected a filter object"),
+            (json!(null), "expected a filter object"),
         ];
         for (case, needle) in cases {
             let err = serde_json::from_value::<Filter>(case.clone())
                 .map(|f| format!("accepted as {f:?}"))
                 .unwrap_or_else(|e| e.to_string());
-            assert!(err.contains(needle), "{case}\n  got: {err}\n  want: {needle}");
+            assert!(
+                err.contains(needle),
+                "{case}\n  got: {err}\n  want: {needle}"
+            );
         }
         // From text, errors carry a position and never panic.
-        let err = serde_json::from_str::<Filter>(r#"{"must": [{"key": "a", "match": {"value": 1.5}}]}"#)
-            .unwrap_err()
-            .to_string();
+        let err =
+            serde_json::from_str::<Filter>(r#"{"must": [{"key": "a", "match": {"value": 1.5}}]}"#)
+                .unwrap_err()
+                .to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(serde_json::from_str::<Filter>(r#"{"must": [{"key": "a""#).is_err());
     }
@@ -1299,7 +1452,12 @@ mod tests {
         assert_eq!(condition(json!({})), Condition::Filter(Filter::default()));
         // An empty `any` is an empty string list.
         let m: Match = serde_json::from_value(json!({"any": []})).unwrap();
-        assert_eq!(m, Match::Any(MatchAny { any: AnyVariants::Strings(SortedSet::default()) }));
+        assert_eq!(
+            m,
+            Match::Any(MatchAny {
+                any: AnyVariants::Strings(SortedSet::default())
+            })
+        );
         // `any` keeps one copy of each value.
         let m: Match = serde_json::from_value(json!({"any": [3, 1, 3]})).unwrap();
         assert_eq!(serde_json::to_value(&m).unwrap(), json!({"any": [1, 3]}));
@@ -1316,30 +1474,53 @@ mod tests {
         let err = filter(json!({"must": [{"key": "a", "match": {"value": 1}}, {"key": "b"}]}))
             .validate()
             .unwrap_err();
-        assert_eq!(err.to_string(), "must[1]: At least one field condition must be specified");
-
-        let err = filter(json!({"should": [{"nested": {"key": "n", "filter": {"must_not": [{"key": "x"}]}}}]}))
-            .validate()
-            .unwrap_err();
         assert_eq!(
-            err,
-            FilterError::EmptyFieldCondition { path: "should[0].nested.filter.must_not[0]".into() }
+            err.to_string(),
+            "must[1]: At least one field condition must be specified"
         );
 
-        let err = filter(json!({"min_should": {"conditions": [{"must": [{"key": "x"}]}], "min_count": 1}}))
-            .validate()
-            .unwrap_err();
-        assert!(err.to_string().starts_with("min_should.conditions[0].must[0]:"), "{err}");
+        let err = filter(
+            json!({"should": [{"nested": {"key": "n", "filter": {"must_not": [{"key": "x"}]}}}]}),
+        )
+        .validate()
+        .unwrap_err();
+        assert_eq!(
+            err,
+            FilterError::EmptyFieldCondition {
+                path: "should[0].nested.filter.must_not[0]".into()
+            }
+        );
+
+        let err = filter(
+            json!({"min_should": {"conditions": [{"must": [{"key": "x"}]}], "min_count": 1}}),
+        )
+        .validate()
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("min_should.conditions[0].must[0]:"),
+            "{err}"
+        );
 
         let mut bbox = FieldCondition::new("loc".parse().unwrap());
         bbox.geo_bounding_box = Some(GeoBoundingBox {
-            top_left: GeoPoint { lon: 0.0, lat: 95.0 },
+            top_left: GeoPoint {
+                lon: 0.0,
+                lat: 95.0,
+            },
             bottom_right: GeoPoint { lon: 1.0, lat: 0.0 },
         });
-        let err = Filter { must: Some(vec![Condition::Field(bbox)]), ..Default::default() }
-            .validate()
-            .unwrap_err();
-        assert!(err.to_string().contains("must[0].geo_bounding_box: Wrong format of GeoPoint"), "{err}");
+        let err = Filter {
+            must: Some(vec![Condition::Field(bbox)]),
+            ..Default::default()
+        }
+        .validate()
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("must[0].geo_bounding_box: Wrong format of GeoPoint"),
+            "{err}"
+        );
 
         let mut poly = FieldCondition::new("loc".parse().unwrap());
         poly.geo_polygon = Some(GeoPolygon {
@@ -1407,24 +1588,57 @@ mod tests {
             (json!({"key": "deep", "match": {"value": 3}}), true),
             (json!({"key": "deep[]", "match": {"value": 1}}), true),
             (json!({"key": "obj.a", "match": {"value": 1}}), true),
-            (json!({"key": "country.cities[].name", "match": {"value": "Bonn"}}), true),
-            (json!({"key": "country.cities.name", "match": {"value": "Bonn"}}), false),
-            (json!({"key": "country.cities[1].name", "match": {"value": "Berlin"}}), false),
+            (
+                json!({"key": "country.cities[].name", "match": {"value": "Bonn"}}),
+                true,
+            ),
+            (
+                json!({"key": "country.cities.name", "match": {"value": "Bonn"}}),
+                false,
+            ),
+            (
+                json!({"key": "country.cities[1].name", "match": {"value": "Berlin"}}),
+                false,
+            ),
             // text, text_any, phrase: substring semantics without a text index
-            (json!({"key": "text", "match": {"text": "quick brown"}}), true),
-            (json!({"key": "text", "match": {"text": "brown quick"}}), false),
+            (
+                json!({"key": "text", "match": {"text": "quick brown"}}),
+                true,
+            ),
+            (
+                json!({"key": "text", "match": {"text": "brown quick"}}),
+                false,
+            ),
             (json!({"key": "text", "match": {"text": "Quick"}}), false),
             (json!({"key": "text", "match": {"text": "uick"}}), true),
             (json!({"key": "words", "match": {"text": "gam"}}), true),
             (json!({"key": "count", "match": {"text": "10"}}), false),
-            (json!({"key": "text", "match": {"text_any": "slow fox"}}), true),
-            (json!({"key": "text", "match": {"text_any": "slow dog"}}), false),
+            (
+                json!({"key": "text", "match": {"text_any": "slow fox"}}),
+                true,
+            ),
+            (
+                json!({"key": "text", "match": {"text_any": "slow dog"}}),
+                false,
+            ),
             (json!({"key": "text", "match": {"text_any": "   "}}), false),
-            (json!({"key": "text", "match": {"phrase": "brown fox"}}), true),
-            (json!({"key": "text", "match": {"phrase": "fox brown"}}), false),
+            (
+                json!({"key": "text", "match": {"phrase": "brown fox"}}),
+                true,
+            ),
+            (
+                json!({"key": "text", "match": {"phrase": "fox brown"}}),
+                false,
+            ),
             // any
-            (json!({"key": "city", "match": {"any": ["Paris", "London"]}}), true),
-            (json!({"key": "tags", "match": {"any": ["blue", "green"]}}), true),
+            (
+                json!({"key": "city", "match": {"any": ["Paris", "London"]}}),
+                true,
+            ),
+            (
+                json!({"key": "tags", "match": {"any": ["blue", "green"]}}),
+                true,
+            ),
             (json!({"key": "tags", "match": {"any": ["blue"]}}), false),
             (json!({"key": "count", "match": {"any": [1, 10]}}), true),
             (json!({"key": "count", "match": {"any": ["10"]}}), false),
@@ -1433,10 +1647,16 @@ mod tests {
             (json!({"key": "city", "match": {"any": []}}), false),
             (json!({"key": "missing", "match": {"any": ["x"]}}), false),
             // except
-            (json!({"key": "city", "match": {"except": ["London"]}}), false),
+            (
+                json!({"key": "city", "match": {"except": ["London"]}}),
+                false,
+            ),
             (json!({"key": "city", "match": {"except": ["Paris"]}}), true),
             (json!({"key": "tags", "match": {"except": ["red"]}}), true),
-            (json!({"key": "tags", "match": {"except": ["red", "green"]}}), false),
+            (
+                json!({"key": "tags", "match": {"except": ["red", "green"]}}),
+                false,
+            ),
             (json!({"key": "missing", "match": {"except": ["x"]}}), false),
             (json!({"key": "nothing", "match": {"except": ["x"]}}), false),
             (json!({"key": "empty", "match": {"except": ["x"]}}), false),
@@ -1451,51 +1671,120 @@ mod tests {
             (json!({"key": "deep", "match": {"except": [1, 2, 3]}}), true),
             (json!({"key": "city", "match": {"except": []}}), true),
             // range
-            (json!({"key": "count", "range": {"gte": 10, "lt": 11}}), true),
+            (
+                json!({"key": "count", "range": {"gte": 10, "lt": 11}}),
+                true,
+            ),
             (json!({"key": "count", "range": {"gt": 10}}), false),
-            (json!({"key": "count", "range": {"gt": 9.5, "lte": 10.0}}), true),
-            (json!({"key": "ratio", "range": {"gt": 0.4, "lt": 0.6}}), true),
+            (
+                json!({"key": "count", "range": {"gt": 9.5, "lte": 10.0}}),
+                true,
+            ),
+            (
+                json!({"key": "ratio", "range": {"gt": 0.4, "lt": 0.6}}),
+                true,
+            ),
             (json!({"key": "ratings", "range": {"gt": 7, "lt": 8}}), true),
             (json!({"key": "ratings", "range": {"gt": 9}}), false),
             (json!({"key": "city", "range": {"gte": 0}}), false),
             (json!({"key": "missing", "range": {"gte": 0}}), false),
             (json!({"key": "count", "range": {}}), true),
-            (json!({"key": "country.cities[].pop", "range": {"gt": 1}}), true),
+            (
+                json!({"key": "country.cities[].pop", "range": {"gt": 1}}),
+                true,
+            ),
             // datetime range
-            (json!({"key": "date", "range": {"gte": "2023-02-08T09:49:00Z", "lte": "2023-02-08T09:49:00Z"}}), true),
-            (json!({"key": "date", "range": {"gt": "2023-02-08T09:49:00Z"}}), false),
-            (json!({"key": "date", "range": {"lt": "2023-02-08 10:00:00"}}), true),
+            (
+                json!({"key": "date", "range": {"gte": "2023-02-08T09:49:00Z", "lte": "2023-02-08T09:49:00Z"}}),
+                true,
+            ),
+            (
+                json!({"key": "date", "range": {"gt": "2023-02-08T09:49:00Z"}}),
+                false,
+            ),
+            (
+                json!({"key": "date", "range": {"lt": "2023-02-08 10:00:00"}}),
+                true,
+            ),
             (json!({"key": "date", "range": {"gt": "2023-02-08"}}), true),
-            (json!({"key": "dates", "range": {"gte": "2024-06-01T11:00:00-01:00"}}), true),
-            (json!({"key": "dates", "range": {"gt": "2024-06-01T12:00:00Z"}}), false),
-            (json!({"key": "bad_date", "range": {"gt": "1970-01-01"}}), false),
-            (json!({"key": "count", "range": {"gt": "1970-01-01"}}), false),
+            (
+                json!({"key": "dates", "range": {"gte": "2024-06-01T11:00:00-01:00"}}),
+                true,
+            ),
+            (
+                json!({"key": "dates", "range": {"gt": "2024-06-01T12:00:00Z"}}),
+                false,
+            ),
+            (
+                json!({"key": "bad_date", "range": {"gt": "1970-01-01"}}),
+                false,
+            ),
+            (
+                json!({"key": "count", "range": {"gt": "1970-01-01"}}),
+                false,
+            ),
             // geo
-            (json!({"key": "loc", "geo_radius": {"center": {"lon": 13.4, "lat": 52.52}, "radius": 1000.0}}), true),
-            (json!({"key": "loc", "geo_radius": {"center": {"lon": 13.4, "lat": 52.52}, "radius": 100.0}}), false),
-            (json!({"key": "locs", "geo_radius": {"center": {"lon": 37.6, "lat": 55.7}, "radius": 10.0}}), true),
-            (json!({"key": "loc", "geo_bounding_box": {"top_left": {"lon": 13.08835, "lat": 52.67551}, "bottom_right": {"lon": 13.76116, "lat": 52.33826}}}), true),
-            (json!({"key": "locs", "geo_bounding_box": {"top_left": {"lon": 37.0, "lat": 56.0}, "bottom_right": {"lon": 38.0, "lat": 55.0}}}), true),
-            (json!({"key": "city", "geo_bounding_box": {"top_left": {"lon": -180, "lat": 90}, "bottom_right": {"lon": 180, "lat": -90}}}), false),
-            (json!({"key": "loc", "geo_polygon": {"exterior": {"points": [
+            (
+                json!({"key": "loc", "geo_radius": {"center": {"lon": 13.4, "lat": 52.52}, "radius": 1000.0}}),
+                true,
+            ),
+            (
+                json!({"key": "loc", "geo_radius": {"center": {"lon": 13.4, "lat": 52.52}, "radius": 100.0}}),
+                false,
+            ),
+            (
+                json!({"key": "locs", "geo_radius": {"center": {"lon": 37.6, "lat": 55.7}, "radius": 10.0}}),
+                true,
+            ),
+            (
+                json!({"key": "loc", "geo_bounding_box": {"top_left": {"lon": 13.08835, "lat": 52.67551}, "bottom_right": {"lon": 13.76116, "lat": 52.33826}}}),
+                true,
+            ),
+            (
+                json!({"key": "locs", "geo_bounding_box": {"top_left": {"lon": 37.0, "lat": 56.0}, "bottom_right": {"lon": 38.0, "lat": 55.0}}}),
+                true,
+            ),
+            (
+                json!({"key": "city", "geo_bounding_box": {"top_left": {"lon": -180, "lat": 90}, "bottom_right": {"lon": 180, "lat": -90}}}),
+                false,
+            ),
+            (
+                json!({"key": "loc", "geo_polygon": {"exterior": {"points": [
                 {"lon": 13.0, "lat": 52.0}, {"lon": 14.0, "lat": 52.0}, {"lon": 14.0, "lat": 53.0},
-                {"lon": 13.0, "lat": 53.0}, {"lon": 13.0, "lat": 52.0}]}}}), true),
-            (json!({"key": "loc", "geo_polygon": {"exterior": {"points": [
+                {"lon": 13.0, "lat": 53.0}, {"lon": 13.0, "lat": 52.0}]}}}),
+                true,
+            ),
+            (
+                json!({"key": "loc", "geo_polygon": {"exterior": {"points": [
                 {"lon": 13.0, "lat": 52.0}, {"lon": 14.0, "lat": 52.0}, {"lon": 14.0, "lat": 53.0},
                 {"lon": 13.0, "lat": 53.0}, {"lon": 13.0, "lat": 52.0}]},
                 "interiors": [{"points": [
                 {"lon": 13.3, "lat": 52.4}, {"lon": 13.5, "lat": 52.4}, {"lon": 13.5, "lat": 52.6},
-                {"lon": 13.3, "lat": 52.6}, {"lon": 13.3, "lat": 52.4}]}]}}), false),
+                {"lon": 13.3, "lat": 52.6}, {"lon": 13.3, "lat": 52.4}]}]}}),
+                false,
+            ),
             // values_count: array length, 0 for null, 1 for scalars and objects
-            (json!({"key": "tags", "values_count": {"gte": 2, "lte": 2}}), true),
+            (
+                json!({"key": "tags", "values_count": {"gte": 2, "lte": 2}}),
+                true,
+            ),
             (json!({"key": "tags", "values_count": {"gt": 2}}), false),
-            (json!({"key": "city", "values_count": {"lt": 2, "gt": 0}}), true),
-            (json!({"key": "obj", "values_count": {"gte": 1, "lte": 1}}), true),
+            (
+                json!({"key": "city", "values_count": {"lt": 2, "gt": 0}}),
+                true,
+            ),
+            (
+                json!({"key": "obj", "values_count": {"gte": 1, "lte": 1}}),
+                true,
+            ),
             (json!({"key": "nothing", "values_count": {"lt": 1}}), true),
             (json!({"key": "empty", "values_count": {"lt": 1}}), true),
             (json!({"key": "missing", "values_count": {"lt": 1}}), false),
             (json!({"key": "mixed", "values_count": {"gte": 3}}), true),
-            (json!({"key": "country.cities[].name", "values_count": {"gt": 1}}), false),
+            (
+                json!({"key": "country.cities[].name", "values_count": {"gt": 1}}),
+                false,
+            ),
             // field is_empty / is_null
             (json!({"key": "missing", "is_empty": true}), true),
             (json!({"key": "nothing", "is_empty": true}), true),
@@ -1523,8 +1812,14 @@ mod tests {
             (json!({"is_null": {"key": "empty"}}), false),
             (json!({"is_null": {"key": "count"}}), false),
             // several conditions in one field condition: any of them
-            (json!({"key": "count", "match": {"value": 11}, "range": {"gt": 5}}), true),
-            (json!({"key": "count", "match": {"value": 10}, "values_count": {"gt": 5}}), false),
+            (
+                json!({"key": "count", "match": {"value": 11}, "range": {"gt": 5}}),
+                true,
+            ),
+            (
+                json!({"key": "count", "match": {"value": 10}, "values_count": {"gt": 5}}),
+                false,
+            ),
         ];
         let payload = p;
         for (c, expected) in cases {
@@ -1552,19 +1847,58 @@ mod tests {
         let cases = vec![
             (nested("diet", likes_meat.clone()), false),
             // The same conditions flattened match, by combining two elements.
-            (json!({"must": [
-                {"key": "diet[].food", "match": {"value": "meat"}},
-                {"key": "diet[].likes", "match": {"value": true}}
-            ]}), true),
-            (nested("diet", json!({"must": [
-                {"key": "food", "match": {"value": "fish"}},
-                {"key": "likes", "match": {"value": true}}
-            ]})), true),
-            (nested("diet[]", json!({"must": {"key": "food", "match": {"value": "fish"}}})), true),
-            (nested("diet", json!({"must_not": {"key": "likes", "match": {"value": true}}})), true),
-            (nested("diet", json!({"must": {"key": "diet[].food", "match": {"value": "fish"}}})), false),
-            (nested("country.cities", json!({"must": {"key": "name", "match": {"value": "Berlin"}}})), true),
-            (nested("country.cities", json!({"must": nested("sights", json!({"must": {"key": "n", "match": {"value": "tv"}}}))})), true),
+            (
+                json!({"must": [
+                    {"key": "diet[].food", "match": {"value": "meat"}},
+                    {"key": "diet[].likes", "match": {"value": true}}
+                ]}),
+                true,
+            ),
+            (
+                nested(
+                    "diet",
+                    json!({"must": [
+                        {"key": "food", "match": {"value": "fish"}},
+                        {"key": "likes", "match": {"value": true}}
+                    ]}),
+                ),
+                true,
+            ),
+            (
+                nested(
+                    "diet[]",
+                    json!({"must": {"key": "food", "match": {"value": "fish"}}}),
+                ),
+                true,
+            ),
+            (
+                nested(
+                    "diet",
+                    json!({"must_not": {"key": "likes", "match": {"value": true}}}),
+                ),
+                true,
+            ),
+            (
+                nested(
+                    "diet",
+                    json!({"must": {"key": "diet[].food", "match": {"value": "fish"}}}),
+                ),
+                false,
+            ),
+            (
+                nested(
+                    "country.cities",
+                    json!({"must": {"key": "name", "match": {"value": "Berlin"}}}),
+                ),
+                true,
+            ),
+            (
+                nested(
+                    "country.cities",
+                    json!({"must": nested("sights", json!({"must": {"key": "n", "match": {"value": "tv"}}}))}),
+                ),
+                true,
+            ),
             // Not an array: nothing to iterate.
             (nested("single", likes_meat.clone()), false),
             (nested("missing", json!({})), false),
@@ -1597,13 +1931,31 @@ mod tests {
             (json!({"should": [f, f]}), false),
             (json!({"must_not": [f]}), true),
             (json!({"must_not": [t, f]}), false),
-            (json!({"min_should": {"conditions": [t, f, t], "min_count": 2}}), true),
-            (json!({"min_should": {"conditions": [t, f, f], "min_count": 2}}), false),
-            (json!({"min_should": {"conditions": [], "min_count": 0}}), true),
-            (json!({"min_should": {"conditions": [f], "min_count": 0}}), true),
-            (json!({"min_should": {"conditions": [t], "min_count": 2}}), false),
+            (
+                json!({"min_should": {"conditions": [t, f, t], "min_count": 2}}),
+                true,
+            ),
+            (
+                json!({"min_should": {"conditions": [t, f, f], "min_count": 2}}),
+                false,
+            ),
+            (
+                json!({"min_should": {"conditions": [], "min_count": 0}}),
+                true,
+            ),
+            (
+                json!({"min_should": {"conditions": [f], "min_count": 0}}),
+                true,
+            ),
+            (
+                json!({"min_should": {"conditions": [t], "min_count": 2}}),
+                false,
+            ),
             (json!({"must": [t], "should": [f]}), false),
-            (json!({"must": [t], "must_not": [{"should": [f, t]}]}), false),
+            (
+                json!({"must": [t], "must_not": [{"should": [f, t]}]}),
+                false,
+            ),
             (json!({"must": [{"must_not": [f]}, {"should": [t]}]}), true),
         ];
         for (c, expected) in cases {
@@ -1642,7 +1994,10 @@ mod tests {
         let cases = [
             ("2023-02-08T10:49:00Z", Some("2023-02-08T10:49:00Z")),
             ("2023-02-08T10:49:00+01:00", Some("2023-02-08T09:49:00Z")),
-            ("2023-02-08T10:49:00.123456Z", Some("2023-02-08T10:49:00.123456Z")),
+            (
+                "2023-02-08T10:49:00.123456Z",
+                Some("2023-02-08T10:49:00.123456Z"),
+            ),
             ("2023-02-08T10:49:00", Some("2023-02-08T10:49:00Z")),
             ("2023-02-08T10:49:00.5", Some("2023-02-08T10:49:00.5Z")),
             ("2023-02-08 10:49:00", Some("2023-02-08T10:49:00Z")),
@@ -1662,7 +2017,8 @@ mod tests {
             assert_eq!(parse_datetime(text), expected.map(utc), "{text}");
         }
         let range: RangeInterface =
-            serde_json::from_value(json!({"gte": "2023-02-08", "lt": "2023-02-08 10:49:00+01:00"})).unwrap();
+            serde_json::from_value(json!({"gte": "2023-02-08", "lt": "2023-02-08 10:49:00+01:00"}))
+                .unwrap();
         assert_eq!(
             serde_json::to_value(&range).unwrap(),
             json!({"gte": "2023-02-08T00:00:00Z", "lt": "2023-02-08T09:49:00Z"})
@@ -1677,8 +2033,15 @@ mod tests {
             any::<bool>().prop_map(Value::Bool),
             (-3i64..4).prop_map(|n| json!(n)),
             (-3i64..4).prop_map(|n| json!(n as f64 + 0.5)),
-            prop::sample::select(vec!["x", "y", "x y", "", "2023-02-08", "2024-01-01T00:00:00Z"])
-                .prop_map(|s| json!(s)),
+            prop::sample::select(vec![
+                "x",
+                "y",
+                "x y",
+                "",
+                "2023-02-08",
+                "2024-01-01T00:00:00Z"
+            ])
+            .prop_map(|s| json!(s)),
             (-2i64..3, -2i64..3).prop_map(|(lon, lat)| json!({"lon": lon, "lat": lat})),
         ]
     }
@@ -1707,26 +2070,44 @@ mod tests {
     fn arb_condition() -> impl Strategy<Value = Value> {
         let field = |k: &'static str, body: Value| {
             let mut c = json!({"key": k});
-            c.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+            c.as_object_mut()
+                .unwrap()
+                .extend(body.as_object().unwrap().clone());
             c
         };
         let leaf = prop_oneof![
-            (arb_key(), prop::sample::select(vec![json!("x"), json!(1), json!(true), json!(-3)]))
+            (
+                arb_key(),
+                prop::sample::select(vec![json!("x"), json!(1), json!(true), json!(-3)])
+            )
                 .prop_map(move |(k, v)| field(k, json!({"match": {"value": v}}))),
-            (arb_key(), prop::sample::select(vec![json!(["x", "y"]), json!([0, 1]), json!([])]))
+            (
+                arb_key(),
+                prop::sample::select(vec![json!(["x", "y"]), json!([0, 1]), json!([])])
+            )
                 .prop_map(move |(k, v)| field(k, json!({"match": {"any": v}}))),
-            (arb_key(), prop::sample::select(vec![json!(["x"]), json!([1, 2]), json!([])]))
+            (
+                arb_key(),
+                prop::sample::select(vec![json!(["x"]), json!([1, 2]), json!([])])
+            )
                 .prop_map(move |(k, v)| field(k, json!({"match": {"except": v}}))),
             (arb_key(), prop::sample::select(vec!["x", "x y", " "]))
                 .prop_map(move |(k, t)| field(k, json!({"match": {"text_any": t}}))),
             (arb_key(), -3i64..4, 0i64..4)
                 .prop_map(move |(k, lo, w)| field(k, json!({"range": {"gte": lo, "lt": lo + w}}))),
-            (arb_key(), prop::sample::select(vec!["2023-01-01", "2024-01-01 00:00"]))
+            (
+                arb_key(),
+                prop::sample::select(vec!["2023-01-01", "2024-01-01 00:00"])
+            )
                 .prop_map(move |(k, d)| field(k, json!({"range": {"gt": d}}))),
-            (arb_key(), 0usize..3).prop_map(move |(k, n)| field(k, json!({"values_count": {"gte": n}}))),
+            (arb_key(), 0usize..3)
+                .prop_map(move |(k, n)| field(k, json!({"values_count": {"gte": n}}))),
             (arb_key(), any::<bool>()).prop_map(move |(k, b)| field(k, json!({"is_empty": b}))),
             (arb_key(), any::<bool>()).prop_map(move |(k, b)| field(k, json!({"is_null": b}))),
-            arb_key().prop_map(move |k| field(k, json!({"geo_radius": {"center": {"lon": 0, "lat": 0}, "radius": 200000.0}}))),
+            arb_key().prop_map(move |k| field(
+                k,
+                json!({"geo_radius": {"center": {"lon": 0, "lat": 0}, "radius": 200000.0}})
+            )),
             arb_key().prop_map(|k| json!({"is_empty": {"key": k}})),
             arb_key().prop_map(|k| json!({"is_null": {"key": k}})),
             prop::sample::select(vec![json!({"has_id": [1]}), json!({"has_id": [2, 3]})]),

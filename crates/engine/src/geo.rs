@@ -166,7 +166,8 @@ impl GeoLineString {
             return Err(GeoError::RingTooShort(points.len()));
         }
         let (first, last) = (points[0], points[points.len() - 1]);
-        if (first.lat - last.lat).abs() > f64::EPSILON || (first.lon - last.lon).abs() > f64::EPSILON
+        if (first.lat - last.lat).abs() > f64::EPSILON
+            || (first.lon - last.lon).abs() > f64::EPSILON
         {
             return Err(GeoError::RingNotClosed);
         }
@@ -360,7 +361,13 @@ mod tests {
     #[test]
     fn polygon_with_hole() {
         let square = GeoPolygon {
-            exterior: ring(&[(0.0, 0.0), (10.0, 0.0), (10.0, 10.0), (0.0, 10.0), (0.0, 0.0)]),
+            exterior: ring(&[
+                (0.0, 0.0),
+                (10.0, 0.0),
+                (10.0, 10.0),
+                (0.0, 10.0),
+                (0.0, 0.0),
+            ]),
             interiors: Some(vec![ring(&[
                 (4.0, 4.0),
                 (6.0, 4.0),
@@ -385,7 +392,14 @@ mod tests {
 
         // A concave ring: the notch is outside.
         let notched = GeoPolygon {
-            exterior: ring(&[(0.0, 0.0), (4.0, 0.0), (2.0, 2.0), (4.0, 4.0), (0.0, 4.0), (0.0, 0.0)]),
+            exterior: ring(&[
+                (0.0, 0.0),
+                (4.0, 0.0),
+                (2.0, 2.0),
+                (4.0, 4.0),
+                (0.0, 4.0),
+                (0.0, 0.0),
+            ]),
             interiors: None,
         };
         assert!(notched.check_point(pt(1.0, 2.0)));
@@ -444,7 +458,10 @@ mod tests {
             GeoPoint::from_payload(&json!({"lon": 13, "lat": 52.5})),
             Some(pt(13.0, 52.5))
         );
-        assert_eq!(GeoPoint::from_payload(&json!({"lon": "13", "lat": 52.5})), None);
+        assert_eq!(
+            GeoPoint::from_payload(&json!({"lon": "13", "lat": 52.5})),
+            None
+        );
         assert_eq!(GeoPoint::from_payload(&json!([1, 2])), None);
         assert_eq!(
             GeoPoint::all_from_payload(&json!([{"lon": 1, "lat": 2}, "x", {"lon": 3, "lat": 4}])),

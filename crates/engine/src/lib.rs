@@ -5,6 +5,7 @@ mod collection;
 pub mod config;
 mod distance;
 mod error;
+mod facet;
 pub mod filter;
 pub mod geo;
 pub mod operations;

@@ -442,3 +442,243 @@ pub struct RecommendRequest {
 pub struct RecommendRequestBatch {
     pub searches: Vec<RecommendRequest>,
 }
+
+/// `with_lookup` of group requests: a collection name, or one with selectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum WithLookupInterface {
+    Collection(String),
+    WithLookup(WithLookup),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WithLookup {
+    pub collection: String,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vectors: Option<WithVector>,
+}
+
+impl WithLookupInterface {
+    pub fn collection(&self) -> &str {
+        match self {
+            WithLookupInterface::Collection(c) => c,
+            WithLookupInterface::WithLookup(w) => &w.collection,
+        }
+    }
+}
+
+/// The grouping part shared by every `…/groups` request.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GroupsParams {
+    pub group_by: String,
+    #[serde(default)]
+    pub group_size: Option<usize>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub with_lookup: Option<WithLookupInterface>,
+}
+
+/// Body of `POST …/points/search/groups`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchGroupsRequest {
+    pub vector: NamedVectorStruct,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(flatten)]
+    pub groups: GroupsParams,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+/// Body of `POST …/points/recommend/groups`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecommendGroupsRequest {
+    #[serde(default)]
+    pub positive: Vec<VectorInput>,
+    #[serde(default)]
+    pub negative: Vec<VectorInput>,
+    #[serde(default)]
+    pub strategy: Option<RecommendStrategy>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+    #[serde(flatten)]
+    pub groups: GroupsParams,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+/// Body of `POST …/points/query/groups`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct QueryGroupsRequest {
+    #[serde(default)]
+    pub prefetch: Option<OneOrMany<Prefetch>>,
+    #[serde(default)]
+    pub query: Option<QueryInterface>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    #[serde(default)]
+    pub score_threshold: Option<f32>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+    #[serde(flatten)]
+    pub groups: GroupsParams,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+impl QueryGroupsRequest {
+    /// Collections read besides this one (`lookup_from`, nested prefetches, `with_lookup`).
+    pub fn referenced_collections(&self) -> Vec<String> {
+        let as_query = QueryRequest {
+            prefetch: self.prefetch.clone(),
+            lookup_from: self.lookup_from.clone(),
+            ..Default::default()
+        };
+        let mut out = as_query.referenced_collections();
+        out.extend(self.groups.with_lookup.as_ref().map(|l| l.collection().to_string()));
+        out
+    }
+}
+
+/// A group id: a string or an integer payload value.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum GroupId {
+    Number(i64),
+    String(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointGroup {
+    pub hits: Vec<ScoredPoint>,
+    pub id: GroupId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lookup: Option<Record>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupsResult {
+    pub groups: Vec<PointGroup>,
+}
+
+/// Body of `POST …/points/discover`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscoverRequest {
+    #[serde(default)]
+    pub target: Option<VectorInput>,
+    #[serde(default)]
+    pub context: Option<Vec<ContextPair>>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub params: Option<SearchParams>,
+    pub limit: usize,
+    #[serde(default)]
+    pub offset: Option<usize>,
+    #[serde(default)]
+    pub with_payload: Option<WithPayload>,
+    #[serde(default)]
+    pub with_vector: Option<WithVector>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub lookup_from: Option<LookupLocation>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DiscoverRequestBatch {
+    pub searches: Vec<DiscoverRequest>,
+}
+
+/// Body of `POST /collections/{c}/facet`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FacetRequest {
+    pub key: String,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub exact: Option<bool>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FacetValueHit {
+    pub value: Value,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FacetResponse {
+    pub hits: Vec<FacetValueHit>,
+}
+
+/// Body of the two `…/points/search/matrix/*` routes.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SearchMatrixRequest {
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    #[serde(default)]
+    pub sample: Option<usize>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+    #[serde(default)]
+    pub using: Option<String>,
+    #[serde(default)]
+    pub shard_key: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchMatrixPair {
+    pub a: PointId,
+    pub b: PointId,
+    pub score: f32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchMatrixPairsResponse {
+    pub pairs: Vec<SearchMatrixPair>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SearchMatrixOffsetsResponse {
+    pub offsets_row: Vec<u64>,
+    pub offsets_col: Vec<u64>,
+    pub scores: Vec<f32>,
+    pub ids: Vec<PointId>,
+}

@@ -17,6 +17,8 @@ use crate::error::{EngineError, Result};
 use crate::filter::Filter;
 use crate::payload_path::{self, JsonPath};
 use crate::requests::{
+    DiscoverInput, DiscoverRequest, GroupId, GroupsParams, GroupsResult, OneOrMany, PointGroup, PointRequest,
+    QueryGroupsRequest, RecommendGroupsRequest, SearchGroupsRequest, WithLookupInterface,
     Direction, Fusion, LookupLocation, NamedVectorStruct, Prefetch, Query, QueryInterface,
     QueryRequest, QueryResponse, RecommendInput, RecommendRequest, RecommendStrategy, ScoredPoint, SearchParams,
     SearchRequest, VectorInput, WithPayload, WithVector,
@@ -40,6 +42,10 @@ enum Scoring {
     ById,
     Nearest(QueryVector),
     Recommend { positive: Vec<QueryVector>, negative: Vec<QueryVector>, strategy: RecommendStrategy },
+    /// Context search: how well a point sits on the positive side of each pair.
+    Context(Vec<(QueryVector, QueryVector)>),
+    /// Discovery: context rank first, closeness to the target second.
+    Discover { target: QueryVector, pairs: Vec<(QueryVector, QueryVector)> },
     Fusion { kind: Fusion, k: f32 },
     OrderBy { path: JsonPath, direction: Direction, start: Option<f64> },
     Sample,
@@ -146,6 +152,177 @@ impl Collection {
         requests.into_iter().map(|r| self.recommend(r, storage)).collect()
     }
 
+    pub fn discover(&self, request: DiscoverRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        validate_limit(request.limit)?;
+        let offset = request.offset.unwrap_or(0);
+        let context = request.context.unwrap_or_default();
+        let query = match request.target {
+            Some(target) => Query::Discover(DiscoverInput { target, context: Some(OneOrMany::Many(context)) }),
+            None if !context.is_empty() => Query::Context(OneOrMany::Many(context)),
+            None => return Err(EngineError::BadInput("Discover needs a target or a context".into())),
+        };
+        let prefetch = Prefetch {
+            query: Some(QueryInterface::Query(query)),
+            using: request.using,
+            filter: request.filter,
+            params: request.params,
+            limit: Some(request.limit + offset),
+            lookup_from: request.lookup_from,
+            ..Default::default()
+        };
+        let stage = self.resolve_stage(prefetch, storage, true)?;
+        self.finish(
+            stage,
+            offset,
+            &request.with_payload.unwrap_or(WithPayload::Enable(false)),
+            &request.with_vector.unwrap_or(WithVector::Enable(false)),
+        )
+    }
+
+    pub fn discover_batch(&self, requests: Vec<DiscoverRequest>, storage: &Storage) -> Result<Vec<Vec<ScoredPoint>>> {
+        requests.into_iter().map(|r| self.discover(r, storage)).collect()
+    }
+
+    pub fn search_groups(&self, request: SearchGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        let (using, vector) = match request.vector {
+            NamedVectorStruct::Default(v) => (DEFAULT_VECTOR.to_string(), VectorInput::Dense(v)),
+            NamedVectorStruct::Dense { name, vector } => (name, VectorInput::Dense(vector)),
+            NamedVectorStruct::Sparse { name, vector } => (name, VectorInput::Sparse(vector)),
+        };
+        let prefetch = Prefetch {
+            query: Some(QueryInterface::Vector(vector)),
+            using: Some(using),
+            filter: request.filter,
+            params: request.params,
+            score_threshold: request.score_threshold,
+            ..Default::default()
+        };
+        self.groups(prefetch, request.groups, request.with_payload, request.with_vector, storage)
+    }
+
+    pub fn recommend_groups(&self, request: RecommendGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        let prefetch = Prefetch {
+            query: Some(QueryInterface::Query(Query::Recommend(RecommendInput {
+                positive: Some(request.positive),
+                negative: Some(request.negative),
+                strategy: request.strategy,
+            }))),
+            using: request.using,
+            filter: request.filter,
+            params: request.params,
+            score_threshold: request.score_threshold,
+            lookup_from: request.lookup_from,
+            ..Default::default()
+        };
+        self.groups(prefetch, request.groups, request.with_payload, request.with_vector, storage)
+    }
+
+    pub fn query_groups(&self, request: QueryGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        let prefetch = Prefetch {
+            prefetch: request.prefetch,
+            query: request.query,
+            using: request.using,
+            filter: request.filter,
+            params: request.params,
+            score_threshold: request.score_threshold,
+            limit: None,
+            lookup_from: request.lookup_from,
+        };
+        self.groups(prefetch, request.groups, request.with_payload, request.with_vector, storage)
+    }
+
+    /// Runs a query over every candidate, then fills up to `limit` groups of
+    /// up to `group_size` hits each, keyed by the `group_by` payload values.
+    fn groups(
+        &self,
+        mut prefetch: Prefetch,
+        params: GroupsParams,
+        with_payload: Option<WithPayload>,
+        with_vector: Option<WithVector>,
+        storage: &Storage,
+    ) -> Result<GroupsResult> {
+        let limit = params.limit.unwrap_or(10);
+        let group_size = params.group_size.unwrap_or(3);
+        validate_limit(limit)?;
+        if group_size == 0 {
+            return Err(EngineError::BadInput("Validation error: group_size: value 0 invalid, must be 1 or more".into()));
+        }
+        let path: JsonPath = params
+            .group_by
+            .parse()
+            .map_err(|e| EngineError::BadInput(format!("Invalid group_by key `{}`: {e}", params.group_by)))?;
+        prefetch.limit = Some(usize::MAX / 2);
+        let stage = self.resolve_stage(prefetch, storage, true)?;
+        let with_payload = with_payload.unwrap_or(WithPayload::Enable(false));
+        let with_vector = with_vector.unwrap_or(WithVector::Enable(false));
+        let hits = self.finish(stage, 0, &WithPayload::Enable(true), &with_vector)?;
+        let mut order: Vec<GroupId> = Vec::new();
+        let mut groups: HashMap<GroupId, Vec<ScoredPoint>> = HashMap::new();
+        for hit in hits {
+            let payload = hit.payload.clone().unwrap_or_default();
+            let mut keys: Vec<GroupId> = Vec::new();
+            for value in payload_path::values(&payload, &path) {
+                let key = match value {
+                    Value::String(s) => GroupId::String(s.clone()),
+                    Value::Number(n) if n.is_i64() => GroupId::Number(n.as_i64().unwrap_or_default()),
+                    _ => continue,
+                };
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+            for key in keys {
+                let full = order.len() >= limit;
+                let entry = match groups.get_mut(&key) {
+                    Some(entry) => entry,
+                    None if full => continue,
+                    None => {
+                        order.push(key.clone());
+                        groups.entry(key).or_default()
+                    }
+                };
+                if entry.len() < group_size {
+                    let mut hit = hit.clone();
+                    hit.payload = hit.payload.as_ref().and_then(|p| select_payload(p, &with_payload));
+                    entry.push(hit);
+                }
+            }
+            if order.len() >= limit && order.iter().all(|k| groups[k].len() >= group_size) {
+                break;
+            }
+        }
+        let lookup = match &params.with_lookup {
+            Some(l) => Some((storage.collection(l.collection())?, l.clone())),
+            None => None,
+        };
+        let groups = order
+            .into_iter()
+            .map(|id| {
+                let hits = groups.remove(&id).unwrap_or_default();
+                let lookup = lookup.as_ref().and_then(|(collection, l)| {
+                    let point_id = match &id {
+                        GroupId::Number(n) => PointId::Num(u64::try_from(*n).ok()?),
+                        GroupId::String(s) => s.parse().ok()?,
+                    };
+                    let (wp, wv) = match l {
+                        WithLookupInterface::Collection(_) => (WithPayload::Enable(true), WithVector::Enable(false)),
+                        WithLookupInterface::WithLookup(w) => (
+                            w.with_payload.clone().unwrap_or(WithPayload::Enable(true)),
+                            w.with_vectors.clone().unwrap_or(WithVector::Enable(false)),
+                        ),
+                    };
+                    collection
+                        .retrieve(PointRequest { ids: vec![point_id], with_payload: Some(wp), with_vector: Some(wv), shard_key: None })
+                        .ok()?
+                        .into_iter()
+                        .next()
+                });
+                PointGroup { hits, id, lookup }
+            })
+            .collect();
+        Ok(GroupsResult { groups })
+    }
+
     /// Runs a resolved stage and turns its hits into answers.
     fn finish(
         &self,
@@ -228,6 +405,25 @@ impl Collection {
                 }
                 Scoring::Recommend { positive, negative, strategy }
             }
+            Some(QueryInterface::Query(Query::Context(pairs))) => {
+                let pairs = pairs
+                    .into_vec()
+                    .into_iter()
+                    .map(|pair| Ok((to_vector(pair.positive, &mut exclude)?, to_vector(pair.negative, &mut exclude)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                Scoring::Context(pairs)
+            }
+            Some(QueryInterface::Query(Query::Discover(input))) => {
+                let target = to_vector(input.target, &mut exclude)?;
+                let pairs = input
+                    .context
+                    .map(|c| c.into_vec())
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|pair| Ok((to_vector(pair.positive, &mut exclude)?, to_vector(pair.negative, &mut exclude)?)))
+                    .collect::<Result<Vec<_>>>()?;
+                Scoring::Discover { target, pairs }
+            }
             Some(QueryInterface::Query(Query::Fusion(kind))) => Scoring::Fusion { kind, k: 2.0 },
             Some(QueryInterface::Query(Query::Rrf(params))) => {
                 let k = params.get("k").and_then(Value::as_f64).unwrap_or(2.0) as f32;
@@ -260,6 +456,11 @@ impl Collection {
                 positive: positive.into_iter().map(|q| prepare_query(&config, &using, q)).collect::<Result<_>>()?,
                 negative: negative.into_iter().map(|q| prepare_query(&config, &using, q)).collect::<Result<_>>()?,
                 strategy,
+            },
+            Scoring::Context(pairs) => Scoring::Context(prepare_pairs(&config, &using, pairs)?),
+            Scoring::Discover { target, pairs } => Scoring::Discover {
+                target: prepare_query(&config, &using, target)?,
+                pairs: prepare_pairs(&config, &using, pairs)?,
             },
             other => other,
         };
@@ -539,6 +740,32 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
             };
             top_k(scored.into_iter(), stage.limit, cmp, store)
         }
+        Scoring::Context(pairs) => {
+            let sim = similarity(store, config, &stage.using, distance);
+            let scored = candidates.iter().filter_map(|&o| {
+                let mut loss = 0.0;
+                for (pos, neg) in pairs {
+                    let (p, n) = (sim(pos, o)?, sim(neg, o)?);
+                    loss += (p - n).min(0.0);
+                }
+                Some((loss, o))
+            });
+            top_k(scored, stage.limit, |a, b| b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal), store)
+        }
+        Scoring::Discover { target, pairs } => {
+            let sim = similarity(store, config, &stage.using, distance);
+            let scored = candidates.iter().filter_map(|&o| {
+                let mut rank = 0i32;
+                for (pos, neg) in pairs {
+                    rank += if sim(pos, o)? > sim(neg, o)? { 1 } else { -1 };
+                }
+                // The context rank decides; closeness to the target, squashed
+                // into (0, 1), orders points of equal rank.
+                let t = sim(target, o)?;
+                Some((rank as f32 + 1.0 / (1.0 + (-t).exp()), o))
+            });
+            top_k(scored, stage.limit, |a, b| b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal), store)
+        }
         Scoring::Fusion { kind, k } => {
             let lists = prefetched.as_ref().expect("fusion has prefetches");
             let allowed: HashSet<PointId> = candidates.iter().map(|&o| store.ids[o]).collect();
@@ -587,6 +814,27 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
     };
     hits.truncate(stage.limit);
     Ok(hits)
+}
+
+/// Similarity where higher is closer, whatever the distance.
+fn similarity<'a>(
+    store: &'a PointStore,
+    config: &'a CollectionConfig,
+    using: &'a str,
+    distance: Distance,
+) -> impl Fn(&QueryVector, usize) -> Option<f32> + 'a {
+    move |q, o| score(store, config, using, q, o).map(|s| if distance.higher_is_better() { s } else { -s })
+}
+
+fn prepare_pairs(
+    config: &CollectionConfig,
+    using: &str,
+    pairs: Vec<(QueryVector, QueryVector)>,
+) -> Result<Vec<(QueryVector, QueryVector)>> {
+    pairs
+        .into_iter()
+        .map(|(p, n)| Ok((prepare_query(config, using, p)?, prepare_query(config, using, n)?)))
+        .collect()
 }
 
 /// The best `limit` of scored offsets, best first; ties go to the smaller id.

@@ -109,7 +109,9 @@ impl Storage {
                 aliases.insert(alias.value().to_string(), target.value().to_string());
             }
         }
-        Ok(Arc::new(Storage { config, meta, catalog: RwLock::new(Catalog { collections, aliases }) }))
+        let storage = Arc::new(Storage { config, meta, catalog: RwLock::new(Catalog { collections, aliases }) });
+        spawn_flusher(Arc::downgrade(&storage));
+        Ok(storage)
     }
 
     pub fn config(&self) -> &StorageConfig {
@@ -319,6 +321,27 @@ impl Storage {
             c.checkpoint()?;
         }
         Ok(())
+    }
+}
+
+/// Every second, fsyncs the logs of all collections, so writes acknowledged
+/// with `wait=false` become durable soon after; stops when the storage is dropped.
+fn spawn_flusher(storage: std::sync::Weak<Storage>) {
+    let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            let Some(storage) = storage.upgrade() else { return };
+            let collections: Vec<Arc<Collection>> = storage.catalog.read().collections.values().cloned().collect();
+            drop(storage);
+            for c in collections {
+                if let Err(e) = c.sync_log() {
+                    tracing::error!(collection = c.name(), error = %e, "background log sync failed");
+                }
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the log flusher; wait=false writes sync only on checkpoints");
     }
 }
 
