@@ -41,14 +41,22 @@ impl Authenticator {
     /// unset and logged as errors (Qdrant would accept an empty key and then
     /// match an empty header). Never logs a secret.
     pub fn new(config: AuthConfig) -> Self {
-        let AuthConfig { api_key, alt_api_key, read_only_api_key, jwt_rbac, admin_key_hashes } =
-            config;
+        let AuthConfig {
+            api_key,
+            alt_api_key,
+            read_only_api_key,
+            jwt_rbac,
+            admin_key_hashes,
+        } = config;
         let api_key = usable_key("service.api_key", api_key);
         let alt_api_key = usable_key("service.alt_api_key", alt_api_key);
         let read_only_api_key = usable_key("service.read_only_api_key", read_only_api_key);
 
-        let mut admin_digests: Vec<[u8; 32]> =
-            [&api_key, &alt_api_key].into_iter().flatten().map(|k| sha256(k)).collect();
+        let mut admin_digests: Vec<[u8; 32]> = [&api_key, &alt_api_key]
+            .into_iter()
+            .flatten()
+            .map(sha256)
+            .collect();
         admin_digests.extend(admin_key_hashes);
         let read_only_digest = read_only_api_key.as_deref().map(sha256);
         if let Some(ro) = &read_only_digest
@@ -82,7 +90,9 @@ impl Authenticator {
                         );
                     }
                 }
-                Some(JwtVerifier::new(secrets.into_iter().map(|(_, s)| s.as_bytes())))
+                Some(JwtVerifier::new(
+                    secrets.into_iter().map(|(_, s)| s.as_bytes()),
+                ))
             }
         } else {
             None
@@ -109,7 +119,10 @@ impl Authenticator {
     /// caller must run it (spec §7) before serving the request.
     pub fn authenticate(&self, headers: &HeaderMap) -> Result<Principal, AuthError> {
         if !self.enabled {
-            return Ok(Principal::new(Access::Global(GlobalAccess::Manage), CredentialKind::None));
+            return Ok(Principal::new(
+                Access::Global(GlobalAccess::Manage),
+                CredentialKind::None,
+            ));
         }
         let credential = extract_credential(headers).ok_or(AuthError::MissingCredential)?;
 
@@ -117,7 +130,10 @@ impl Authenticator {
         // through comparison timing.
         let digest = sha256(credential);
         if matches_any(&self.admin_digests, &digest) {
-            return Ok(Principal::new(Access::Global(GlobalAccess::Manage), CredentialKind::ApiKey));
+            return Ok(Principal::new(
+                Access::Global(GlobalAccess::Manage),
+                CredentialKind::ApiKey,
+            ));
         }
         if let Some(ro) = &self.read_only_digest
             && bool::from(ro.ct_eq(&digest))
@@ -143,7 +159,10 @@ impl fmt::Debug for Authenticator {
             .field("enabled", &self.enabled)
             .field("admin_keys", &self.admin_digests.len())
             .field("read_only_key", &self.read_only_digest.is_some())
-            .field("jwt_secrets", &self.jwt.as_ref().map_or(0, |j| j.keys.len()))
+            .field(
+                "jwt_secrets",
+                &self.jwt.as_ref().map_or(0, |j| j.keys.len()),
+            )
             .finish()
     }
 }
@@ -153,7 +172,8 @@ impl fmt::Debug for Authenticator {
 /// a string and counts as absent. Nothing is trimmed.
 fn extract_credential(headers: &HeaderMap) -> Option<&str> {
     let read = |name: &str| headers.get(name).and_then(|value| value.to_str().ok());
-    read(API_KEY_HEADER).or_else(|| read(http::header::AUTHORIZATION.as_str())?.strip_prefix(BEARER_PREFIX))
+    read(API_KEY_HEADER)
+        .or_else(|| read(http::header::AUTHORIZATION.as_str())?.strip_prefix(BEARER_PREFIX))
 }
 
 /// Drops keys that are empty or only whitespace, with an error in the log.
@@ -178,7 +198,9 @@ fn sha256(data: impl AsRef<[u8]>) -> [u8; 32] {
 
 /// Constant-time membership: every digest is compared, no early exit.
 fn matches_any(digests: &[[u8; 32]], digest: &[u8; 32]) -> bool {
-    let found = digests.iter().fold(Choice::from(0), |found, d| found | d.ct_eq(digest));
+    let found = digests
+        .iter()
+        .fold(Choice::from(0), |found, d| found | d.ct_eq(digest));
     found.into()
 }
 
@@ -239,7 +261,9 @@ impl JwtVerifier {
         Some(
             claims
                 .validate()
-                .map(|c| Principal::from_jwt(c.access, c.subject, c.inference_token, c.value_exists))
+                .map(|c| {
+                    Principal::from_jwt(c.access, c.subject, c.inference_token, c.value_exists)
+                })
                 .map_err(AuthError::InvalidClaims),
         )
     }
@@ -263,25 +287,58 @@ mod tests {
     /// prefix, trimming, fallback after a present `api-key`).
     #[test]
     fn extraction_rules() {
-        assert_eq!(extract_credential(&headers(&[("api-key", b"k")])), Some("k"));
-        assert_eq!(extract_credential(&headers(&[("API-Key", b"k")])), Some("k"));
-        assert_eq!(extract_credential(&headers(&[("authorization", b"Bearer k")])), Some("k"));
-        assert_eq!(extract_credential(&headers(&[("authorization", b"Bearer  k")])), Some(" k"));
-        assert_eq!(extract_credential(&headers(&[("authorization", b"Bearer ")])), Some(""));
-        assert_eq!(extract_credential(&headers(&[("authorization", b"bearer k")])), None);
-        assert_eq!(extract_credential(&headers(&[("authorization", b"Basic k")])), None);
-        assert_eq!(extract_credential(&headers(&[("authorization", b"Bearer")])), None);
         assert_eq!(
-            extract_credential(&headers(&[("api-key", b"a"), ("authorization", b"Bearer b")])),
+            extract_credential(&headers(&[("api-key", b"k")])),
+            Some("k")
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("API-Key", b"k")])),
+            Some("k")
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("authorization", b"Bearer k")])),
+            Some("k")
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("authorization", b"Bearer  k")])),
+            Some(" k")
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("authorization", b"Bearer ")])),
+            Some("")
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("authorization", b"bearer k")])),
+            None
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("authorization", b"Basic k")])),
+            None
+        );
+        assert_eq!(
+            extract_credential(&headers(&[("authorization", b"Bearer")])),
+            None
+        );
+        assert_eq!(
+            extract_credential(&headers(&[
+                ("api-key", b"a"),
+                ("authorization", b"Bearer b")
+            ])),
             Some("a")
         );
         // An unreadable (non visible-ASCII) api-key counts as absent.
         assert_eq!(
-            extract_credential(&headers(&[("api-key", b"\xff"), ("authorization", b"Bearer b")])),
+            extract_credential(&headers(&[
+                ("api-key", b"\xff"),
+                ("authorization", b"Bearer b")
+            ])),
             Some("b")
         );
         // The first of repeated headers is used.
-        assert_eq!(extract_credential(&headers(&[("api-key", b"a"), ("api-key", b"b")])), Some("a"));
+        assert_eq!(
+            extract_credential(&headers(&[("api-key", b"a"), ("api-key", b"b")])),
+            Some("a")
+        );
         assert_eq!(extract_credential(&HeaderMap::new()), None);
     }
 

@@ -18,7 +18,10 @@ pub(crate) struct Claims {
     /// Seconds since the epoch. `u64` on purpose: a fractional or negative
     /// `exp` fails here (401) before jsonwebtoken's lenient `exp` check, which
     /// would round it.
-    #[allow(dead_code, reason = "validated by jsonwebtoken; kept so its type is enforced")]
+    #[allow(
+        dead_code,
+        reason = "validated by jsonwebtoken; kept so its type is enforced"
+    )]
     pub(crate) exp: Option<u64>,
     /// Absent means global manage.
     #[serde(default = "default_access")]
@@ -297,7 +300,10 @@ mod tests {
         .validate()
         .err()
         .unwrap();
-        assert_eq!(err, "access[0].access.collection: Collection name should be unique");
+        assert_eq!(
+            err,
+            "access[0].access.collection: Collection name should be unique"
+        );
 
         let err = parse(json!({"access": [
             {"collection": "a", "access": "r"},
@@ -366,10 +372,30 @@ mod tests {
     /// accepting ones it refuses.
     #[test]
     fn json_path_grammar() {
-        for ok in ["a", "a.b", "a[0]", "a[]", "a[1][50].b-c[].\"q[.]x\"", "\"sp ace\"", "ключ", "_-1"] {
+        for ok in [
+            "a",
+            "a.b",
+            "a[0]",
+            "a[]",
+            "a[1][50].b-c[].\"q[.]x\"",
+            "\"sp ace\"",
+            "ключ",
+            "_-1",
+        ] {
             assert!(is_valid_json_path(ok), "{ok}");
         }
-        for bad in ["", ".a", "a.", "a[", "a[x]", "a b", "\"a", "a.\"b\\\"\"", "a]", "a[99999999999999999999999]"] {
+        for bad in [
+            "",
+            ".a",
+            "a.",
+            "a[",
+            "a[x]",
+            "a b",
+            "\"a",
+            "a.\"b\\\"\"",
+            "a]",
+            "a[99999999999999999999999]",
+        ] {
             assert!(!is_valid_json_path(bad), "{bad}");
         }
     }

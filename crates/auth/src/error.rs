@@ -144,23 +144,44 @@ mod tests {
                 GrpcCode::Unauthenticated,
                 "Must provide an API key or an Authorization bearer token",
             ),
-            (AuthError::InvalidCredential, 401, GrpcCode::Unauthenticated, "Invalid API key or JWT"),
-            (AuthError::InvalidSignature, 403, GrpcCode::PermissionDenied, "InvalidSignature"),
-            (AuthError::ExpiredSignature, 403, GrpcCode::PermissionDenied, "ExpiredSignature"),
             (
-                AuthError::InvalidClaims("access[0].access.collection: Collection name should be unique".into()),
+                AuthError::InvalidCredential,
+                401,
+                GrpcCode::Unauthenticated,
+                "Invalid API key or JWT",
+            ),
+            (
+                AuthError::InvalidSignature,
+                403,
+                GrpcCode::PermissionDenied,
+                "InvalidSignature",
+            ),
+            (
+                AuthError::ExpiredSignature,
+                403,
+                GrpcCode::PermissionDenied,
+                "ExpiredSignature",
+            ),
+            (
+                AuthError::InvalidClaims(
+                    "access[0].access.collection: Collection name should be unique".into(),
+                ),
                 401,
                 GrpcCode::Unauthenticated,
                 "access[0].access.collection: Collection name should be unique",
             ),
             (
-                AuthError::StatefulValidationFailed { collection_missing: false },
+                AuthError::StatefulValidationFailed {
+                    collection_missing: false,
+                },
                 401,
                 GrpcCode::Unauthenticated,
                 "Invalid JWT, stateful validation failed",
             ),
             (
-                AuthError::StatefulValidationFailed { collection_missing: true },
+                AuthError::StatefulValidationFailed {
+                    collection_missing: true,
+                },
                 403,
                 GrpcCode::PermissionDenied,
                 "Invalid JWT, stateful validation failed",

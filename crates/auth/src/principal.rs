@@ -115,17 +115,47 @@ struct Needs {
 }
 
 impl Needs {
-    const READ: Needs = Needs { write: false, manage: false, extras: false };
-    const READ_EXTRAS: Needs = Needs { write: false, manage: false, extras: true };
-    const WRITE: Needs = Needs { write: true, manage: false, extras: false };
-    const WRITE_EXTRAS: Needs = Needs { write: true, manage: false, extras: true };
-    const MANAGE: Needs = Needs { write: true, manage: true, extras: true };
-    const GLOBAL_MANAGE: Needs = Needs { write: false, manage: true, extras: false };
+    const READ: Needs = Needs {
+        write: false,
+        manage: false,
+        extras: false,
+    };
+    const READ_EXTRAS: Needs = Needs {
+        write: false,
+        manage: false,
+        extras: true,
+    };
+    const WRITE: Needs = Needs {
+        write: true,
+        manage: false,
+        extras: false,
+    };
+    const WRITE_EXTRAS: Needs = Needs {
+        write: true,
+        manage: false,
+        extras: true,
+    };
+    const MANAGE: Needs = Needs {
+        write: true,
+        manage: true,
+        extras: true,
+    };
+    const GLOBAL_MANAGE: Needs = Needs {
+        write: false,
+        manage: true,
+        extras: false,
+    };
 }
 
 impl Principal {
     pub(crate) fn new(access: Access, credential: CredentialKind) -> Self {
-        Principal { access, credential, subject: None, inference_token: None, value_exists: None }
+        Principal {
+            access,
+            credential,
+            subject: None,
+            inference_token: None,
+            value_exists: None,
+        }
     }
 
     pub(crate) fn from_jwt(
@@ -134,7 +164,13 @@ impl Principal {
         inference_token: Option<String>,
         value_exists: Option<ValueExists>,
     ) -> Self {
-        Principal { access, credential: CredentialKind::Jwt, subject, inference_token, value_exists }
+        Principal {
+            access,
+            credential: CredentialKind::Jwt,
+            subject,
+            inference_token,
+            value_exists,
+        }
     }
 
     /// The access value.
@@ -215,7 +251,9 @@ impl Principal {
         };
         // Literal name match, before alias resolution (§9).
         let Some(entry) = list.iter().find(|entry| entry.collection == collection) else {
-            return Err(Forbidden::new(format!("Access to collection {collection} is required")));
+            return Err(Forbidden::new(format!(
+                "Access to collection {collection} is required"
+            )));
         };
         if needs.extras && entry.mode == AccessMode::PointsReadWrite {
             return Err(Forbidden::new(format!(
@@ -223,11 +261,15 @@ impl Principal {
             )));
         }
         if needs.write && entry.mode == AccessMode::Read {
-            return Err(Forbidden::new(format!("Write access to collection {collection} is required")));
+            return Err(Forbidden::new(format!(
+                "Write access to collection {collection} is required"
+            )));
         }
         if needs.manage {
             // No collection entry carries manage; Qdrant names no collection here.
-            return Err(Forbidden::new("Manage access for this operation is required"));
+            return Err(Forbidden::new(
+                "Manage access for this operation is required",
+            ));
         }
         Ok(())
     }
@@ -251,7 +293,10 @@ mod tests {
     fn coll(entries: &[(&str, AccessMode)]) -> Principal {
         let list = entries
             .iter()
-            .map(|(name, mode)| CollectionAccess { collection: (*name).to_owned(), mode: *mode })
+            .map(|(name, mode)| CollectionAccess {
+                collection: (*name).to_owned(),
+                mode: *mode,
+            })
             .collect();
         Principal::new(Access::Collections(list), CredentialKind::Jwt)
     }
@@ -264,7 +309,9 @@ mod tests {
         assert!(!p.is_global());
         assert!(!p.can_list_collection("a"));
         assert_eq!(
-            p.authorize(&Requirement::CollRead("a".into())).unwrap_err().reason(),
+            p.authorize(&Requirement::CollRead("a".into()))
+                .unwrap_err()
+                .reason(),
             "Access to collection a is required"
         );
         assert_eq!(
@@ -297,7 +344,10 @@ mod tests {
             p.check_collection_reference("c").unwrap_err().to_string(),
             "Forbidden: Access to collection c is required"
         );
-        let ro = Principal::new(Access::Global(GlobalAccess::Read), CredentialKind::ReadOnlyKey);
+        let ro = Principal::new(
+            Access::Global(GlobalAccess::Read),
+            CredentialKind::ReadOnlyKey,
+        );
         assert!(ro.check_collection_reference("anything").is_ok());
     }
 }

@@ -13,8 +13,15 @@ use crate::principal::Requirement;
 const ACCESS_TABLE: &str = include_str!("../spec/access-table.tsv");
 
 /// Column header the parser expects, in order.
-const HEADER: [&str; 7] =
-    ["interface", "method", "path_or_rpc", "operation", "required_access", "notes", "exposure"];
+const HEADER: [&str; 7] = [
+    "interface",
+    "method",
+    "path_or_rpc",
+    "operation",
+    "required_access",
+    "notes",
+    "exposure",
+];
 
 /// Reason Qdrant gives a collection-scoped token on a collection-level
 /// write+manage+extras check. Its presence in the notes of a `global_manage`
@@ -75,7 +82,9 @@ impl RuleKind {
             RuleKind::CollRead => named(Requirement::CollRead, Requirement::GlobalRead),
             RuleKind::CollReadExtras => named(Requirement::CollReadExtras, Requirement::GlobalRead),
             RuleKind::CollWrite => named(Requirement::CollWrite, Requirement::GlobalManage),
-            RuleKind::CollWriteExtras => named(Requirement::CollWriteExtras, Requirement::GlobalManage),
+            RuleKind::CollWriteExtras => {
+                named(Requirement::CollWriteExtras, Requirement::GlobalManage)
+            }
         }
     }
 }
@@ -131,7 +140,10 @@ pub fn rules() -> &'static [Rule] {
 /// The Web UI row is `GET /dashboard`; it covers the whole `/dashboard` prefix
 /// of matched routes, which the caller checks.
 pub fn rest_rule(method: &str, path_template: &str) -> Option<RuleKind> {
-    TABLE.rest.get(&(method, path_template)).map(|&i| TABLE.rules[i].kind)
+    TABLE
+        .rest
+        .get(&(method, path_template))
+        .map(|&i| TABLE.rules[i].kind)
 }
 
 /// The rule of a gRPC method, `package.Service/Method`; a leading `/` (as in
@@ -145,11 +157,18 @@ pub fn grpc_rule(full_method: &str) -> Option<RuleKind> {
 /// an error naming the line.
 fn parse_table(text: &'static str) -> Result<Table, String> {
     let mut lines = text.lines().enumerate();
-    let header: Vec<&str> = lines.next().map(|(_, l)| l.split('\t').collect()).unwrap_or_default();
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, l)| l.split('\t').collect())
+        .unwrap_or_default();
     if header != HEADER {
         return Err(format!("unexpected header {header:?}"));
     }
-    let mut table = Table { rules: Vec::new(), rest: HashMap::new(), grpc: HashMap::new() };
+    let mut table = Table {
+        rules: Vec::new(),
+        rest: HashMap::new(),
+        grpc: HashMap::new(),
+    };
     for (index, line) in lines {
         let line_no = index + 1;
         if line.is_empty() {
@@ -157,7 +176,10 @@ fn parse_table(text: &'static str) -> Result<Table, String> {
         }
         let fields: Vec<&'static str> = line.split('\t').collect();
         let [interface, method, path, operation, access, notes, exposure] = fields[..] else {
-            return Err(format!("line {line_no}: expected 7 columns, got {}", fields.len()));
+            return Err(format!(
+                "line {line_no}: expected 7 columns, got {}",
+                fields.len()
+            ));
         };
         let interface = match interface {
             "rest" => Interface::Rest,
@@ -179,7 +201,15 @@ fn parse_table(text: &'static str) -> Result<Table, String> {
         if duplicate {
             return Err(format!("line {line_no}: duplicate row for {method} {path}"));
         }
-        table.rules.push(Rule { interface, method, path, operation, kind, notes, exposure });
+        table.rules.push(Rule {
+            interface,
+            method,
+            path,
+            operation,
+            kind,
+            notes,
+            exposure,
+        });
     }
     Ok(table)
 }
@@ -220,7 +250,9 @@ mod tests {
         assert!(parse_table(Box::leak(bad_kind.into_boxed_str())).is_err());
         let short = format!("{head}\nrest\tGET\t/x\n");
         assert!(parse_table(Box::leak(short.into_boxed_str())).is_err());
-        let dup = format!("{head}\nrest\tGET\t/x\tx\tnone\t\topenapi\nrest\tGET\t/x\ty\tnone\t\topenapi\n");
+        let dup = format!(
+            "{head}\nrest\tGET\t/x\tx\tnone\t\topenapi\nrest\tGET\t/x\ty\tnone\t\topenapi\n"
+        );
         assert!(parse_table(Box::leak(dup.into_boxed_str())).is_err());
         assert!(parse_table("interface\tmethod\n").is_err());
     }
@@ -228,13 +260,34 @@ mod tests {
     /// Prevents a collection-level kind without a collection from failing open.
     #[test]
     fn collection_kinds_without_collection_fail_closed() {
-        assert_eq!(RuleKind::CollRead.requirement(None), Requirement::GlobalRead);
-        assert_eq!(RuleKind::CollReadExtras.requirement(None), Requirement::GlobalRead);
-        assert_eq!(RuleKind::CollWrite.requirement(None), Requirement::GlobalManage);
-        assert_eq!(RuleKind::CollWriteExtras.requirement(None), Requirement::GlobalManage);
-        assert_eq!(RuleKind::CollManage.requirement(None), Requirement::GlobalManage);
-        assert_eq!(RuleKind::InternalP2p.requirement(Some("c")), Requirement::GlobalManage);
-        assert_eq!(RuleKind::GlobalRead.requirement(Some("c")), Requirement::GlobalRead);
+        assert_eq!(
+            RuleKind::CollRead.requirement(None),
+            Requirement::GlobalRead
+        );
+        assert_eq!(
+            RuleKind::CollReadExtras.requirement(None),
+            Requirement::GlobalRead
+        );
+        assert_eq!(
+            RuleKind::CollWrite.requirement(None),
+            Requirement::GlobalManage
+        );
+        assert_eq!(
+            RuleKind::CollWriteExtras.requirement(None),
+            Requirement::GlobalManage
+        );
+        assert_eq!(
+            RuleKind::CollManage.requirement(None),
+            Requirement::GlobalManage
+        );
+        assert_eq!(
+            RuleKind::InternalP2p.requirement(Some("c")),
+            Requirement::GlobalManage
+        );
+        assert_eq!(
+            RuleKind::GlobalRead.requirement(Some("c")),
+            Requirement::GlobalRead
+        );
         assert_eq!(
             RuleKind::CollManage.requirement(Some("c")),
             Requirement::CollManage("c".to_owned())

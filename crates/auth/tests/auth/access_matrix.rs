@@ -53,16 +53,61 @@ const MANAGE_OP: &str = "Manage access for this operation is required";
 /// CollRead, CollReadExtras, CollWrite, CollWriteExtras, CollManage.
 const EXPECTED: [(&str, [&str; 9]); 11] = [
     ("admin key", [OK, OK, OK, OK, OK, OK, OK, OK, OK]),
-    ("read-only key", [OK, OK, OK, GLOBAL_MANAGE, OK, OK, GLOBAL_MANAGE, GLOBAL_MANAGE, GLOBAL_MANAGE]),
+    (
+        "read-only key",
+        [
+            OK,
+            OK,
+            OK,
+            GLOBAL_MANAGE,
+            OK,
+            OK,
+            GLOBAL_MANAGE,
+            GLOBAL_MANAGE,
+            GLOBAL_MANAGE,
+        ],
+    ),
     ("jwt m", [OK, OK, OK, OK, OK, OK, OK, OK, OK]),
     ("jwt no access", [OK, OK, OK, OK, OK, OK, OK, OK, OK]),
-    ("jwt r", [OK, OK, OK, GLOBAL_MANAGE, OK, OK, GLOBAL_MANAGE, GLOBAL_MANAGE, GLOBAL_MANAGE]),
+    (
+        "jwt r",
+        [
+            OK,
+            OK,
+            OK,
+            GLOBAL_MANAGE,
+            OK,
+            OK,
+            GLOBAL_MANAGE,
+            GLOBAL_MANAGE,
+            GLOBAL_MANAGE,
+        ],
+    ),
     ("c rw", [OK, OK, GLOBAL, GLOBAL, OK, OK, OK, OK, MANAGE_OP]),
-    ("c r", [OK, OK, GLOBAL, GLOBAL, OK, OK, WRITE_C, WRITE_C, WRITE_C]),
-    ("c prw", [OK, OK, GLOBAL, GLOBAL, OK, POINTS_C, OK, POINTS_C, POINTS_C]),
-    ("other rw", [OK, OK, GLOBAL, GLOBAL, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C]),
-    ("empty list", [OK, OK, GLOBAL, GLOBAL, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C]),
-    ("c r + d rw", [OK, OK, GLOBAL, GLOBAL, OK, OK, WRITE_C, WRITE_C, WRITE_C]),
+    (
+        "c r",
+        [OK, OK, GLOBAL, GLOBAL, OK, OK, WRITE_C, WRITE_C, WRITE_C],
+    ),
+    (
+        "c prw",
+        [OK, OK, GLOBAL, GLOBAL, OK, POINTS_C, OK, POINTS_C, POINTS_C],
+    ),
+    (
+        "other rw",
+        [
+            OK, OK, GLOBAL, GLOBAL, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C,
+        ],
+    ),
+    (
+        "empty list",
+        [
+            OK, OK, GLOBAL, GLOBAL, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C, ACCESS_C,
+        ],
+    ),
+    (
+        "c r + d rw",
+        [OK, OK, GLOBAL, GLOBAL, OK, OK, WRITE_C, WRITE_C, WRITE_C],
+    ),
 ];
 
 /// The whole §8 matrix. Prevents any drift in who passes what and in the
@@ -80,12 +125,17 @@ fn principal_by_requirement() {
             let actual = match principal.authorize(requirement) {
                 Ok(()) => OK.to_owned(),
                 Err(forbidden) => {
-                    assert_eq!(forbidden.to_string(), format!("Forbidden: {}", forbidden.reason()));
+                    assert_eq!(
+                        forbidden.to_string(),
+                        format!("Forbidden: {}", forbidden.reason())
+                    );
                     forbidden.reason().to_owned()
                 }
             };
             if actual != expected {
-                failures.push(format!("{name} x {requirement_name}: got {actual:?}, want {expected:?}"));
+                failures.push(format!(
+                    "{name} x {requirement_name}: got {actual:?}, want {expected:?}"
+                ));
             }
         }
     }
@@ -104,7 +154,11 @@ fn listing_filter() {
         let expect_d = global || name == "c r + d rw";
         assert_eq!(sees_c, expect_c, "{name}");
         assert_eq!(sees_d, expect_d, "{name}");
-        assert_eq!(principal.check_collection_reference("c").is_ok(), expect_c, "{name}");
+        assert_eq!(
+            principal.check_collection_reference("c").is_ok(),
+            expect_c,
+            "{name}"
+        );
         assert!(!principal.can_list_collection("zzz") || global, "{name}");
     }
 }

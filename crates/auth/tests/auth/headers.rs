@@ -34,9 +34,15 @@ fn both_headers_carry_both_kinds() {
     assert_eq!(access(auth.authenticate(&api_key(&token))), READ);
     assert_eq!(access(auth.authenticate(&bearer(&token))), READ);
     // Header names are case-insensitive in HTTP.
-    assert_eq!(access(auth.authenticate(&headers(&[("API-KEY", ADMIN.as_bytes())]))), MANAGE);
+    assert_eq!(
+        access(auth.authenticate(&headers(&[("API-KEY", ADMIN.as_bytes())]))),
+        MANAGE
+    );
     let b = format!("Bearer {ADMIN}");
-    assert_eq!(access(auth.authenticate(&headers(&[("Authorization", b.as_bytes())]))), MANAGE);
+    assert_eq!(
+        access(auth.authenticate(&headers(&[("Authorization", b.as_bytes())]))),
+        MANAGE
+    );
 }
 
 /// Prevents falling back to `Authorization` when `api-key` is present but
@@ -46,12 +52,21 @@ fn api_key_wins_without_fallback() {
     let auth = standard();
     let b = format!("Bearer {ADMIN}");
     let wrong_then_admin = headers(&[("api-key", b"wrong"), ("authorization", b.as_bytes())]);
-    assert_eq!(auth.authenticate(&wrong_then_admin), Err(AuthError::InvalidCredential));
-    let ro_then_admin = headers(&[("api-key", READ_ONLY.as_bytes()), ("authorization", b.as_bytes())]);
+    assert_eq!(
+        auth.authenticate(&wrong_then_admin),
+        Err(AuthError::InvalidCredential)
+    );
+    let ro_then_admin = headers(&[
+        ("api-key", READ_ONLY.as_bytes()),
+        ("authorization", b.as_bytes()),
+    ]);
     assert_eq!(access(auth.authenticate(&ro_then_admin)), READ);
     // Even an empty api-key header is "present".
     let empty_then_admin = headers(&[("api-key", b""), ("authorization", b.as_bytes())]);
-    assert_eq!(auth.authenticate(&empty_then_admin), Err(AuthError::InvalidCredential));
+    assert_eq!(
+        auth.authenticate(&empty_then_admin),
+        Err(AuthError::InvalidCredential)
+    );
 }
 
 /// Prevents a lenient `Bearer` prefix: it is exact and case-sensitive, other
@@ -68,24 +83,42 @@ fn bearer_prefix_is_exact() {
         "Bearer".to_owned(),
     ] {
         let request = headers(&[("authorization", value.as_bytes())]);
-        assert_eq!(auth.authenticate(&request), Err(AuthError::MissingCredential), "{value}");
+        assert_eq!(
+            auth.authenticate(&request),
+            Err(AuthError::MissingCredential),
+            "{value}"
+        );
     }
     let two_spaces = format!("Bearer  {ADMIN}");
     let request = headers(&[("authorization", two_spaces.as_bytes())]);
-    assert_eq!(auth.authenticate(&request), Err(AuthError::InvalidCredential));
+    assert_eq!(
+        auth.authenticate(&request),
+        Err(AuthError::InvalidCredential)
+    );
     // A tab after "Bearer" is not the prefix either.
     let tab = format!("Bearer\t{ADMIN}");
     let request = headers(&[("authorization", tab.as_bytes())]);
-    assert_eq!(auth.authenticate(&request), Err(AuthError::MissingCredential));
+    assert_eq!(
+        auth.authenticate(&request),
+        Err(AuthError::MissingCredential)
+    );
 }
 
 /// Prevents trimming: surrounding whitespace is part of the credential.
 #[test]
 fn values_are_not_trimmed() {
     let auth = standard();
-    for value in [format!(" {ADMIN}"), format!("{ADMIN} "), format!("{ADMIN}\t")] {
+    for value in [
+        format!(" {ADMIN}"),
+        format!("{ADMIN} "),
+        format!("{ADMIN}\t"),
+    ] {
         let request = headers(&[("api-key", value.as_bytes())]);
-        assert_eq!(auth.authenticate(&request), Err(AuthError::InvalidCredential), "{value:?}");
+        assert_eq!(
+            auth.authenticate(&request),
+            Err(AuthError::InvalidCredential),
+            "{value:?}"
+        );
     }
 }
 
@@ -102,14 +135,20 @@ fn unreadable_values_are_absent() {
     let request = headers(&[("api-key", b"\x80admin"), ("authorization", b.as_bytes())]);
     assert_eq!(access(auth.authenticate(&request)), READ);
     let request = headers(&[("authorization", "Bearer ключ".as_bytes())]);
-    assert_eq!(auth.authenticate(&request), Err(AuthError::MissingCredential));
+    assert_eq!(
+        auth.authenticate(&request),
+        Err(AuthError::MissingCredential)
+    );
 }
 
 /// Prevents headers from mattering when authentication is off: everyone is
 /// global manage, even with garbage or forged credentials.
 #[test]
 fn auth_off_ignores_headers() {
-    let auth = Authenticator::new(AuthConfig { jwt_rbac: true, ..AuthConfig::default() });
+    let auth = Authenticator::new(AuthConfig {
+        jwt_rbac: true,
+        ..AuthConfig::default()
+    });
     assert!(!auth.is_enabled());
     for request in [
         HeaderMap::new(),

@@ -1,8 +1,6 @@
 //! Configuration of keys and JWT secrets (spec §1, §2, §7, §10).
 
-use osprey_auth::{
-    Access, AuthConfig, AuthError, Authenticator, CredentialKind, GlobalAccess,
-};
+use osprey_auth::{Access, AuthConfig, AuthError, Authenticator, CredentialKind, GlobalAccess};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -26,11 +24,20 @@ fn with_alt() -> Authenticator {
 fn alt_api_key_signs_and_authenticates() {
     let auth = with_alt();
     assert_eq!(check(&auth, ALT).unwrap().access(), &MANAGE);
-    assert_eq!(check(&auth, ALT).unwrap().credential(), CredentialKind::ApiKey);
+    assert_eq!(
+        check(&auth, ALT).unwrap().credential(),
+        CredentialKind::ApiKey
+    );
     let by_alt = jwt(ALT, json!({"access": "r"}));
-    assert_eq!(check(&auth, &by_alt).unwrap().access(), &Access::Global(GlobalAccess::Read));
+    assert_eq!(
+        check(&auth, &by_alt).unwrap().access(),
+        &Access::Global(GlobalAccess::Read)
+    );
     let by_main = jwt(ADMIN, json!({"access": "r"}));
-    assert_eq!(check(&auth, &by_main).unwrap().credential(), CredentialKind::Jwt);
+    assert_eq!(
+        check(&auth, &by_main).unwrap().credential(),
+        CredentialKind::Jwt
+    );
     // Only alt configured: alt alone signs.
     let alt_only = Authenticator::new(AuthConfig {
         alt_api_key: Some(ALT.into()),
@@ -45,7 +52,10 @@ fn alt_api_key_signs_and_authenticates() {
 #[test]
 fn token_of_unconfigured_key_is_refused() {
     let by_alt = jwt(ALT, json!({}));
-    assert_eq!(check(&standard(), &by_alt), Err(AuthError::InvalidSignature));
+    assert_eq!(
+        check(&standard(), &by_alt),
+        Err(AuthError::InvalidSignature)
+    );
 }
 
 /// Qdrant quirk kept on purpose (§7: "otherwise the error from the first
@@ -56,13 +66,22 @@ fn token_of_unconfigured_key_is_refused() {
 fn first_parser_error_is_reported() {
     let auth = with_alt();
     let bad_claims_by_alt = jwt(ALT, json!({"access": "bogus"}));
-    assert_eq!(check(&auth, &bad_claims_by_alt), Err(AuthError::InvalidSignature));
+    assert_eq!(
+        check(&auth, &bad_claims_by_alt),
+        Err(AuthError::InvalidSignature)
+    );
     // Expired under alt: the first key says "bad signature" first.
     let expired_by_alt = jwt(ALT, json!({"exp": now() - 3600}));
-    assert_eq!(check(&auth, &expired_by_alt), Err(AuthError::InvalidSignature));
+    assert_eq!(
+        check(&auth, &expired_by_alt),
+        Err(AuthError::InvalidSignature)
+    );
     // Expired under the main key: the main key's verdict is "expired".
     let expired_by_main = jwt(ADMIN, json!({"exp": now() - 3600}));
-    assert_eq!(check(&auth, &expired_by_main), Err(AuthError::ExpiredSignature));
+    assert_eq!(
+        check(&auth, &expired_by_main),
+        Err(AuthError::ExpiredSignature)
+    );
 }
 
 /// Prevents the read-only key from ever becoming a JWT secret (a read-only
@@ -70,8 +89,14 @@ fn first_parser_error_is_reported() {
 #[test]
 fn read_only_key_is_not_a_jwt_secret() {
     let forged = jwt(READ_ONLY, json!({"access": "m"}));
-    assert_eq!(check(&standard(), &forged), Err(AuthError::InvalidSignature));
-    assert_eq!(check(&with_alt(), &forged), Err(AuthError::InvalidSignature));
+    assert_eq!(
+        check(&standard(), &forged),
+        Err(AuthError::InvalidSignature)
+    );
+    assert_eq!(
+        check(&with_alt(), &forged),
+        Err(AuthError::InvalidSignature)
+    );
 }
 
 /// Prevents JWTs from being accepted with no admin secret: with only the
@@ -84,7 +109,10 @@ fn read_only_only_refuses_jwts() {
         ..AuthConfig::default()
     });
     assert!(auth.is_enabled());
-    assert_eq!(check(&auth, READ_ONLY).unwrap().credential(), CredentialKind::ReadOnlyKey);
+    assert_eq!(
+        check(&auth, READ_ONLY).unwrap().credential(),
+        CredentialKind::ReadOnlyKey
+    );
     let signed_ro = jwt(READ_ONLY, json!({"access": "r"}));
     assert_eq!(check(&auth, &signed_ro), Err(AuthError::InvalidCredential));
     assert_eq!(check(&auth, ADMIN), Err(AuthError::InvalidCredential));
@@ -103,7 +131,10 @@ fn empty_api_key_is_unset() {
             ..AuthConfig::default()
         });
         assert!(!auth.is_enabled(), "{blank:?}");
-        assert_eq!(auth.authenticate(&api_key("")).unwrap().credential(), CredentialKind::None);
+        assert_eq!(
+            auth.authenticate(&api_key("")).unwrap().credential(),
+            CredentialKind::None
+        );
 
         // With a real read-only key, a blank admin key must match nothing.
         let auth = Authenticator::new(AuthConfig {
@@ -113,7 +144,10 @@ fn empty_api_key_is_unset() {
             ..AuthConfig::default()
         });
         assert!(auth.is_enabled());
-        assert_eq!(auth.authenticate(&api_key("")), Err(AuthError::InvalidCredential));
+        assert_eq!(
+            auth.authenticate(&api_key("")),
+            Err(AuthError::InvalidCredential)
+        );
         assert_eq!(
             auth.authenticate(&http::HeaderMap::from_iter([(
                 http::header::AUTHORIZATION,
@@ -131,7 +165,10 @@ fn empty_api_key_is_unset() {
 /// trailing space must be sent with it.
 #[test]
 fn configured_keys_are_not_trimmed() {
-    let auth = Authenticator::new(AuthConfig { api_key: Some("key ".into()), ..AuthConfig::default() });
+    let auth = Authenticator::new(AuthConfig {
+        api_key: Some("key ".into()),
+        ..AuthConfig::default()
+    });
     assert!(check(&auth, "key ").is_ok());
     assert_eq!(check(&auth, "key"), Err(AuthError::InvalidCredential));
 }
@@ -153,7 +190,10 @@ fn admin_key_hash_grants_manage_but_signs_nothing() {
     assert_eq!(principal.access(), &MANAGE);
     assert_eq!(principal.credential(), CredentialKind::ApiKey);
     let signed = jwt(bootstrap, json!({}));
-    assert_eq!(check(&hash_only, &signed), Err(AuthError::InvalidCredential));
+    assert_eq!(
+        check(&hash_only, &signed),
+        Err(AuthError::InvalidCredential)
+    );
 
     let with_key = Authenticator::new(AuthConfig {
         api_key: Some(ADMIN.into()),
@@ -169,12 +209,30 @@ fn admin_key_hash_grants_manage_but_signs_nothing() {
 #[test]
 fn enabled_iff_any_key() {
     assert!(!Authenticator::new(AuthConfig::default()).is_enabled());
-    assert!(!Authenticator::new(AuthConfig { jwt_rbac: true, ..AuthConfig::default() }).is_enabled());
+    assert!(
+        !Authenticator::new(AuthConfig {
+            jwt_rbac: true,
+            ..AuthConfig::default()
+        })
+        .is_enabled()
+    );
     for config in [
-        AuthConfig { api_key: Some(ADMIN.into()), ..AuthConfig::default() },
-        AuthConfig { alt_api_key: Some(ALT.into()), ..AuthConfig::default() },
-        AuthConfig { read_only_api_key: Some(READ_ONLY.into()), ..AuthConfig::default() },
-        AuthConfig { admin_key_hashes: vec![[0; 32]], ..AuthConfig::default() },
+        AuthConfig {
+            api_key: Some(ADMIN.into()),
+            ..AuthConfig::default()
+        },
+        AuthConfig {
+            alt_api_key: Some(ALT.into()),
+            ..AuthConfig::default()
+        },
+        AuthConfig {
+            read_only_api_key: Some(READ_ONLY.into()),
+            ..AuthConfig::default()
+        },
+        AuthConfig {
+            admin_key_hashes: vec![[0; 32]],
+            ..AuthConfig::default()
+        },
     ] {
         assert!(Authenticator::new(config).is_enabled());
     }

@@ -17,15 +17,22 @@ const NAMES: [&str; 4] = ["a", "b", "c", "A"];
 /// A principal from a minted token: global r/m, or unique entries over NAMES.
 fn principal() -> impl Strategy<Value = Principal> {
     let global = prop_oneof![Just(json!({"access": "r"})), Just(json!({"access": "m"}))];
-    let entry = (0..NAMES.len(), prop_oneof![Just("r"), Just("rw"), Just("prw")]);
-    let list = proptest::collection::btree_map(entry.clone().prop_map(|(i, _)| i), entry.prop_map(|(_, m)| m), 0..=NAMES.len())
-        .prop_map(|entries| {
-            let items: Vec<_> = entries
-                .into_iter()
-                .map(|(i, mode)| json!({"collection": NAMES[i], "access": mode}))
-                .collect();
-            json!({ "access": items })
-        });
+    let entry = (
+        0..NAMES.len(),
+        prop_oneof![Just("r"), Just("rw"), Just("prw")],
+    );
+    let list = proptest::collection::btree_map(
+        entry.clone().prop_map(|(i, _)| i),
+        entry.prop_map(|(_, m)| m),
+        0..=NAMES.len(),
+    )
+    .prop_map(|entries| {
+        let items: Vec<_> = entries
+            .into_iter()
+            .map(|(i, mode)| json!({"collection": NAMES[i], "access": mode}))
+            .collect();
+        json!({ "access": items })
+    });
     prop_oneof![global, list].prop_map(|claims| check(&AUTH, &jwt(ADMIN, claims)).unwrap())
 }
 

@@ -40,7 +40,11 @@ pub fn jwt(secret: &str, claims: Value) -> String {
 /// A token from raw header and payload bytes, HS256-signed with `secret`, or
 /// with an empty signature when `secret` is `None`.
 pub fn raw_jwt(header: &[u8], payload: &[u8], secret: Option<&str>) -> String {
-    let message = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
     let signature = match secret {
         Some(secret) => jsonwebtoken::crypto::sign(
             message.as_bytes(),
@@ -61,7 +65,10 @@ pub fn api_key(value: &str) -> HeaderMap {
 
 pub fn bearer(value: &str) -> HeaderMap {
     let mut headers = HeaderMap::new();
-    headers.insert("authorization", HeaderValue::from_str(&format!("Bearer {value}")).unwrap());
+    headers.insert(
+        "authorization",
+        HeaderValue::from_str(&format!("Bearer {value}")).unwrap(),
+    );
     headers
 }
 
@@ -77,7 +84,9 @@ pub fn check(auth: &Authenticator, credential: &str) -> Result<Principal, AuthEr
 
 /// A collection-scoped token's claims.
 pub fn collections(entries: &[(&str, &str)]) -> Value {
-    let list: Vec<Value> =
-        entries.iter().map(|(c, mode)| json!({"collection": c, "access": mode})).collect();
+    let list: Vec<Value> = entries
+        .iter()
+        .map(|(c, mode)| json!({"collection": c, "access": mode}))
+        .collect();
     json!({ "access": list })
 }

@@ -19,7 +19,9 @@ fn rows() -> Vec<[&'static str; 7]> {
         .filter(|line| !line.is_empty())
         .map(|line| {
             let fields: Vec<&str> = line.split('\t').collect();
-            fields.try_into().unwrap_or_else(|f: Vec<&str>| panic!("bad row {f:?}"))
+            fields
+                .try_into()
+                .unwrap_or_else(|f: Vec<&str>| panic!("bad row {f:?}"))
         })
         .collect()
 }
@@ -65,7 +67,14 @@ fn every_row_maps_to_a_rule_kind() {
         };
         assert_eq!(found, Some(kind), "{interface} {method} {path}");
         assert_eq!(
-            (rule.method, rule.path, rule.operation, rule.kind, rule.notes, rule.exposure),
+            (
+                rule.method,
+                rule.path,
+                rule.operation,
+                rule.kind,
+                rule.notes,
+                rule.exposure
+            ),
             (method, path, operation, kind, notes, exposure)
         );
         assert_eq!(rule.interface == Interface::Rest, interface == "rest");
@@ -117,12 +126,17 @@ fn row_counts_match_the_spec() {
 /// the shared tree is not next to the workspace (e.g. a published crate).
 #[test]
 fn embedded_copy_equals_shared_spec() {
-    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/access-table.tsv");
+    let shared =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/spec/access-table.tsv");
     let Ok(text) = std::fs::read_to_string(&shared) else {
         eprintln!("skipped: {} not found", shared.display());
         return;
     };
-    assert!(text == EMBEDDED, "crates/auth/spec/access-table.tsv differs from {}", shared.display());
+    assert!(
+        text == EMBEDDED,
+        "crates/auth/spec/access-table.tsv differs from {}",
+        shared.display()
+    );
 }
 
 /// Prevents lookups from matching loosely (wrong verb, concrete paths,
@@ -130,16 +144,31 @@ fn embedded_copy_equals_shared_spec() {
 #[test]
 fn lookups_are_exact() {
     assert_eq!(rest_rule("GET", "/collections"), Some(RuleKind::AnyAuth));
-    assert_eq!(rest_rule("PUT", "/collections/{collection_name}"), Some(RuleKind::GlobalManage));
-    assert_eq!(rest_rule("PUT", "/collections/{collection_name}/shards"), Some(RuleKind::CollManage));
-    assert_eq!(rest_rule("GET", "/collections/{collection_name}/shards/{shard_id}/snapshot"), Some(RuleKind::CollWriteExtras));
+    assert_eq!(
+        rest_rule("PUT", "/collections/{collection_name}"),
+        Some(RuleKind::GlobalManage)
+    );
+    assert_eq!(
+        rest_rule("PUT", "/collections/{collection_name}/shards"),
+        Some(RuleKind::CollManage)
+    );
+    assert_eq!(
+        rest_rule(
+            "GET",
+            "/collections/{collection_name}/shards/{shard_id}/snapshot"
+        ),
+        Some(RuleKind::CollWriteExtras)
+    );
     assert_eq!(rest_rule("GET", "/dashboard"), Some(RuleKind::None));
     assert_eq!(rest_rule("get", "/collections"), None);
     assert_eq!(rest_rule("POST", "/collections"), None);
     assert_eq!(rest_rule("GET", "/collections/docs"), None);
     assert_eq!(rest_rule("GET", "/collections/"), None);
     assert_eq!(grpc_rule("qdrant.Points/Upsert"), Some(RuleKind::CollWrite));
-    assert_eq!(grpc_rule("/qdrant.Qdrant/HealthCheck"), Some(RuleKind::None));
+    assert_eq!(
+        grpc_rule("/qdrant.Qdrant/HealthCheck"),
+        Some(RuleKind::None)
+    );
     assert_eq!(grpc_rule("qdrant.Raft/Send"), Some(RuleKind::InternalP2p));
     assert_eq!(grpc_rule("qdrant.Points/Nope"), None);
     assert_eq!(grpc_rule("//qdrant.Points/Upsert"), None);
@@ -183,7 +212,10 @@ fn every_row_against_every_principal() {
         for (who, principal) in &principals {
             let allowed = principal.authorize(&requirement).is_ok();
             if allowed != passes(access, who) {
-                failures.push(format!("{} {} as {who}: allowed={allowed}", rule.method, rule.path));
+                failures.push(format!(
+                    "{} {} as {who}: allowed={allowed}",
+                    rule.method, rule.path
+                ));
             }
         }
     }
@@ -200,11 +232,21 @@ fn global_manage_vs_collection_manage_reasons() {
     let ro = check(&auth, READ_ONLY).unwrap();
     let reason = |p: &Principal, method, path| {
         let rule = rest_rule(method, path).unwrap();
-        p.authorize(&rule.requirement(Some("c"))).unwrap_err().reason().to_owned()
+        p.authorize(&rule.requirement(Some("c")))
+            .unwrap_err()
+            .reason()
+            .to_owned()
     };
-    assert_eq!(reason(&rw, "DELETE", "/collections/{collection_name}"), "Global access is required");
     assert_eq!(
-        reason(&rw, "POST", "/collections/{collection_name}/snapshots/upload"),
+        reason(&rw, "DELETE", "/collections/{collection_name}"),
+        "Global access is required"
+    );
+    assert_eq!(
+        reason(
+            &rw,
+            "POST",
+            "/collections/{collection_name}/snapshots/upload"
+        ),
         "Global access is required"
     );
     assert_eq!(
@@ -217,7 +259,9 @@ fn global_manage_vs_collection_manage_reasons() {
     );
     let grpc = grpc_rule("qdrant.Collections/CreateShardKey").unwrap();
     assert_eq!(
-        rw.authorize(&grpc.requirement(Some("c"))).unwrap_err().reason(),
+        rw.authorize(&grpc.requirement(Some("c")))
+            .unwrap_err()
+            .reason(),
         "Manage access for this operation is required"
     );
 }
