@@ -1244,10 +1244,10 @@ mod tests {
             let mut expected = case.clone();
             strip_nulls(&mut expected);
             // Datetimes come back in RFC 3339 UTC.
-            if let Some(range) = expected.pointer_mut("/must/0/range/lte") {
-                if range == "2024-01-31 10:14:31Z" {
-                    *range = json!("2024-01-31T10:14:31Z");
-                }
+            if let Some(range) = expected.pointer_mut("/must/0/range/lte")
+                && range == "2024-01-31 10:14:31Z"
+            {
+                *range = json!("2024-01-31T10:14:31Z");
             }
             let written = serde_json::to_value(&parsed).unwrap();
             assert_eq!(written, expected, "{case}");

@@ -305,9 +305,9 @@ impl Wal {
         if payload.len() > MAX_RECORD_LEN {
             return Err(WalError::RecordTooLarge(payload.len()));
         }
-        // Copy outside the lock; only the seq-dependent header is filled in
-        // under it. One buffer means one write call, so a concurrent fsync sees
-        // either none or all of the record's bytes from this process.
+        // Copy the payload before taking the lock, so a large one does not hold
+        // up other appenders; only the header (seq and checksum) needs the
+        // lock. One buffer also means one write call per record.
         let mut record = vec![0; RECORD_HEADER_LEN + payload.len()];
         record[RECORD_HEADER_LEN..].copy_from_slice(payload);
         let record_len = record.len() as u64;
@@ -1151,7 +1151,17 @@ mod tests {
     fn oversized_record_gets_a_segment_of_its_own() {
         let dir = TempDir::new().unwrap();
         let wal = Wal::open(dir.path(), options(64)).unwrap();
-        let written = append_all(&wal, [vec![1; 10], vec![2; 10], vec![3; 200], vec![4; 10]]);
+        // Oversized as the very first record (into an empty segment), and after others.
+        let written = append_all(
+            &wal,
+            [
+                vec![0; 100],
+                vec![1; 10],
+                vec![2; 10],
+                vec![3; 200],
+                vec![4; 10],
+            ],
+        );
         wal.sync().unwrap();
 
         let files = segment_files(dir.path());
@@ -1159,10 +1169,10 @@ mod tests {
             .iter()
             .map(|file| record_ends(&fs::read(file).unwrap()).len())
             .collect();
-        assert_eq!(records_per_file, [2, 1, 1]);
+        assert_eq!(records_per_file, [1, 2, 1, 1]);
         assert_eq!(
             files.iter().map(|f| first_seq_of(f)).collect::<Vec<_>>(),
-            [1, 3, 4]
+            [1, 2, 4, 5]
         );
         drop(wal);
 
@@ -1317,6 +1327,44 @@ mod tests {
                 assert_eq!(wal.append(b"after").unwrap(), next_seq);
             }
         }
+    }
+
+    /// A record laid out by the documented format, independently of the code
+    /// under test.
+    fn encoded_record(seq: u64, payload: &[u8]) -> Vec<u8> {
+        let mut covered = seq.to_le_bytes().to_vec();
+        covered.extend_from_slice(payload);
+        let mut record = (payload.len() as u32).to_le_bytes().to_vec();
+        record.extend_from_slice(&crc32c::crc32c(&covered).to_le_bytes());
+        record.extend_from_slice(&covered);
+        record
+    }
+
+    // Prevents: replaying a record under the wrong seq because its checksum is
+    // fine (a stale or misplaced record), or keeping valid-looking records
+    // after it.
+    #[test]
+    fn record_with_a_valid_checksum_but_the_wrong_seq_ends_the_log() {
+        let dir = TempDir::new().unwrap();
+        let mut bytes = b"OSPRWAL1".to_vec();
+        bytes.extend(encoded_record(1, b"one"));
+        bytes.extend(encoded_record(3, b"three"));
+        bytes.extend(encoded_record(4, b"four"));
+        let first = segment_path(dir.path(), 1);
+        fs::write(&first, &bytes).unwrap();
+
+        // In the last segment it is a torn tail.
+        let wal = Wal::open(dir.path(), WalOptions::default()).unwrap();
+        assert_eq!(wal.read_from(0).unwrap(), [(1, b"one".to_vec())]);
+        assert_eq!(fs::metadata(&first).unwrap().len(), 8 + 16 + 3);
+        drop(wal);
+
+        // In a closed segment it is corruption.
+        fs::write(&first, &bytes).unwrap();
+        fs::write(segment_path(dir.path(), 5), b"OSPRWAL1").unwrap();
+        let (path, offset, reason) = expect_corrupted(Wal::open(dir.path(), WalOptions::default()));
+        assert_eq!((path, offset), (first, 8 + 16 + 3));
+        assert!(reason.contains("sequence gap"), "{reason}");
     }
 
     // Prevents: a foreign or newer-format file being "repaired" into an empty
@@ -1857,7 +1905,7 @@ mod tests {
 
     proptest! {
         #![proptest_config(ProptestConfig {
-            cases: 64,
+            // Cases come from PROPTEST_CASES (default 256).
             // Failures are reported with their shrunk input; no regression file
             // is written into the source tree.
             failure_persistence: None,
