@@ -4,7 +4,6 @@
 /// What can go wrong in a storage operation. The front ends map every variant
 /// exhaustively, so a new variant forces a decision about its wire status.
 #[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
 pub enum EngineError {
     /// The request is well-formed but its content is wrong (400).
     #[error("Wrong input: {0}")]
@@ -41,7 +40,12 @@ impl EngineError {
 
 impl From<crate::wal::WalError> for EngineError {
     fn from(err: crate::wal::WalError) -> Self {
-        EngineError::Service(format!("write-ahead log: {err}"))
+        match err {
+            crate::wal::WalError::Corrupted { path, offset, reason } => {
+                EngineError::Corrupted { path, reason: format!("at byte {offset}: {reason}") }
+            }
+            other => EngineError::Service(format!("write-ahead log: {other}")),
+        }
     }
 }
 

@@ -52,10 +52,12 @@ pub(crate) async fn authenticate_and_authorize(
     req: Request,
     next: Next,
 ) -> Response {
-    let matched = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
-    let route = matched.as_deref().and_then(|path| state.routes.lookup(path, req.method()));
+    // `MatchedPath` is an `Arc<str>` inside: cloning it is cheap.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let matched = matched.as_ref().map(MatchedPath::as_str);
+    let route = matched.and_then(|path| state.routes.lookup(path, req.method()));
     let tag = RouteTag(route.map(|r| r.index));
-    let mut response = guarded(&state, matched.as_deref(), route, req, next).await;
+    let mut response = guarded(&state, matched, route, req, next).await;
     response.extensions_mut().insert(tag);
     response
 }
@@ -93,9 +95,11 @@ async fn guarded(
     if let Some(route) = route {
         let (mut parts, body) = req.into_parts();
         let collection = match RawPathParams::from_request_parts(&mut parts, &()).await {
-            Ok(params) => {
-                params.iter().find(|(name, _)| *name == "collection_name").map(|(_, v)| v.to_owned())
-            }
+            Ok(params) => params
+                .iter()
+                .find(|(name, _)| *name == "collection_name")
+                .map(|(_, v)| v.to_owned())
+                .or(route.literal_collection.map(str::to_owned)),
             Err(rejection) => {
                 return RestError::Format(format!(
                     "Deserialize error in path parameters: {}",
@@ -145,26 +149,30 @@ async fn check_value_exists(state: &AppState, claim: &ValueExists) -> Result<(),
         .iter()
         .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
         .collect();
-    let request: CountRequest =
-        match serde_json::from_value(serde_json::json!({"filter": {"must": must}, "exact": true})) {
-            Ok(request) => request,
-            Err(_) => {
-                // A match the filter language cannot express matches nothing.
-                return Err(auth_failure(&AuthError::StatefulValidationFailed {
-                    collection_missing: false,
-                }));
-            }
-        };
+    let request: CountRequest = match serde_json::from_value(
+        serde_json::json!({"filter": {"must": must}, "exact": true}),
+    ) {
+        Ok(request) => request,
+        Err(_) => {
+            // A match the filter language cannot express matches nothing.
+            return Err(auth_failure(&AuthError::StatefulValidationFailed {
+                collection_missing: false,
+            }));
+        }
+    };
     let storage = state.storage.clone();
     let name = claim.collection.clone();
-    let result = tokio::task::spawn_blocking(move || storage.collection(&name)?.count(request)).await;
+    let result =
+        tokio::task::spawn_blocking(move || storage.collection(&name)?.count(request)).await;
     match result {
         Ok(Ok(count)) if count.count > 0 => Ok(()),
-        Ok(Ok(_)) => {
-            Err(auth_failure(&AuthError::StatefulValidationFailed { collection_missing: false }))
-        }
+        Ok(Ok(_)) => Err(auth_failure(&AuthError::StatefulValidationFailed {
+            collection_missing: false,
+        })),
         Ok(Err(EngineError::NotFound(_))) => {
-            Err(auth_failure(&AuthError::StatefulValidationFailed { collection_missing: true }))
+            Err(auth_failure(&AuthError::StatefulValidationFailed {
+                collection_missing: true,
+            }))
         }
         Ok(Err(err)) => Err(plain_text(engine_status(&err), err.to_string())),
         Err(join) => Err(plain_text(

@@ -23,7 +23,9 @@ pub(crate) async fn with_request_start<F: Future>(start: Instant, fut: F) -> F::
 
 /// Seconds since the request started; 0 outside a request scope.
 pub(crate) fn elapsed_secs() -> f64 {
-    REQUEST_START.try_with(|start| start.elapsed().as_secs_f64()).unwrap_or(0.0)
+    REQUEST_START
+        .try_with(|start| start.elapsed().as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// A successful answer: serialised into the `result` member of the envelope.
@@ -50,7 +52,11 @@ struct ErrorStatus<'a> {
 
 impl<T: Serialize> IntoResponse for ApiOk<T> {
     fn into_response(self) -> Response {
-        let body = OkBody { result: &self.0, status: "ok", time: elapsed_secs() };
+        let body = OkBody {
+            result: &self.0,
+            status: "ok",
+            time: elapsed_secs(),
+        };
         match serde_json::to_vec(&body) {
             Ok(bytes) => json_response(StatusCode::OK, bytes),
             Err(err) => {
@@ -66,7 +72,10 @@ impl<T: Serialize> IntoResponse for ApiOk<T> {
 
 /// The error envelope with `status` and `message`.
 pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
-    let body = ErrorBody { status: ErrorStatus { error: message }, time: elapsed_secs() };
+    let body = ErrorBody {
+        status: ErrorStatus { error: message },
+        time: elapsed_secs(),
+    };
     // Serialising a struct of a string and a float cannot fail.
     let bytes = serde_json::to_vec(&body).unwrap_or_default();
     json_response(status, bytes)
@@ -74,22 +83,27 @@ pub(crate) fn error_response(status: StatusCode, message: &str) -> Response {
 
 /// A bare JSON value without the envelope (`GET /`).
 pub(crate) fn bare_json<T: Serialize>(value: &T) -> Response {
-    json_response(StatusCode::OK, serde_json::to_vec(value).unwrap_or_default())
+    json_response(
+        StatusCode::OK,
+        serde_json::to_vec(value).unwrap_or_default(),
+    )
 }
 
 /// A `text/plain` body: health probes and authentication failures.
 pub(crate) fn plain_text(status: StatusCode, text: impl Into<String>) -> Response {
     let mut response = (status, text.into()).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
     response
 }
 
 fn json_response(status: StatusCode, bytes: Vec<u8>) -> Response {
     let mut response = (status, bytes).into_response();
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     response
 }

@@ -24,7 +24,10 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     type Rejection = RestError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, RestError> {
-        let limit = state.options.max_request_size_mb.saturating_mul(1024 * 1024);
+        let limit = state
+            .options
+            .max_request_size_mb
+            .saturating_mul(1024 * 1024);
         let declared = req
             .headers()
             .get(header::CONTENT_LENGTH)
@@ -47,7 +50,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
                         "JSON payload has exceeded limit ({limit} bytes)."
                     ))
                 } else {
-                    RestError::Format(format!("Format error in JSON body: cannot read the body: {err}"))
+                    RestError::Format(format!(
+                        "Format error in JSON body: cannot read the body: {err}"
+                    ))
                 }
             })?
             .to_bytes();
@@ -65,11 +70,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, RestError> {
-        axum::extract::Query::<T>::try_from_uri(&parts.uri).map(|q| Query(q.0)).map_err(|rejection| {
-            let text = rejection.body_text();
-            let detail = text.strip_prefix("Failed to deserialize query string: ").unwrap_or(&text);
-            RestError::Format(format!("Deserialize error in query parameters: {detail}"))
-        })
+        axum::extract::Query::<T>::try_from_uri(&parts.uri)
+            .map(|q| Query(q.0))
+            .map_err(|rejection| {
+                let text = rejection.body_text();
+                let detail = text
+                    .strip_prefix("Failed to deserialize query string: ")
+                    .unwrap_or(&text);
+                RestError::Format(format!("Deserialize error in query parameters: {detail}"))
+            })
     }
 }
 
@@ -81,14 +90,15 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
     type Rejection = RestError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, RestError> {
-        axum::extract::Path::<T>::from_request_parts(parts, state).await.map(|p| Path(p.0)).map_err(
-            |rejection| {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|rejection| {
                 RestError::Format(format!(
                     "Deserialize error in path parameters: {}",
                     rejection.body_text()
                 ))
-            },
-        )
+            })
     }
 }
 

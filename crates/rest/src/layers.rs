@@ -19,7 +19,9 @@ pub(crate) async fn track(State(state): State<AppState>, req: Request, next: Nex
     let start = Instant::now();
     let response = with_request_start(start, next.run(req)).await;
     let route = response.extensions().get::<RouteTag>().and_then(|t| t.0);
-    state.metrics.record(route, response.status(), start.elapsed());
+    state
+        .metrics
+        .record(route, response.status(), start.elapsed());
     response
 }
 
@@ -35,10 +37,18 @@ pub(crate) async fn cors(State(enabled): State<bool>, req: Request, next: Next) 
         return next.run(req).await;
     };
     let preflight = req.method() == Method::OPTIONS
-        && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     if preflight {
-        let requested_method = req.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD).cloned();
-        let requested_headers = req.headers().get(header::ACCESS_CONTROL_REQUEST_HEADERS).cloned();
+        let requested_method = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            .cloned();
+        let requested_headers = req
+            .headers()
+            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+            .cloned();
         let mut response = StatusCode::OK.into_response();
         let headers = response.headers_mut();
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
@@ -51,20 +61,28 @@ pub(crate) async fn cors(State(enabled): State<bool>, req: Request, next: Next) 
         if let Some(requested_headers) = requested_headers {
             headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, requested_headers);
         }
-        headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("3600"));
+        headers.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("3600"),
+        );
         add_vary(headers);
         return response;
     }
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
     headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
-    headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static("*"));
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static("*"),
+    );
     add_vary(headers);
     response
 }
 
 fn add_vary(headers: &mut http::HeaderMap) {
-    let vary = HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers");
+    let vary = HeaderValue::from_static(
+        "origin, access-control-request-method, access-control-request-headers",
+    );
     headers.append(header::VARY, vary);
 }
 
@@ -114,21 +132,33 @@ mod tests {
     #[test]
     fn merges_slashes_and_trims_the_trailing_one() {
         assert_eq!(normalize("/collections/"), Some("/collections".into()));
-        assert_eq!(normalize("//collections//c///points"), Some("/collections/c/points".into()));
+        assert_eq!(
+            normalize("//collections//c///points"),
+            Some("/collections/c/points".into())
+        );
         assert_eq!(normalize("//"), Some("/".into()));
         assert_eq!(normalize("/"), None);
         assert_eq!(normalize("/collections"), None);
         // Dot segments and encoded separators stay: they must not reach a
         // whitelisted route by rewriting.
         assert_eq!(normalize("/healthz/../collections"), None);
-        assert_eq!(normalize("/healthz%2F..%2Fcollections/"), Some("/healthz%2F..%2Fcollections".into()));
+        assert_eq!(
+            normalize("/healthz%2F..%2Fcollections/"),
+            Some("/healthz%2F..%2Fcollections".into())
+        );
     }
 
     #[test]
     fn keeps_the_query() {
         let uri: Uri = "/collections/c/points//?wait=true".parse().unwrap();
-        assert_eq!(normalized_uri(&uri).unwrap().to_string(), "/collections/c/points?wait=true");
+        assert_eq!(
+            normalized_uri(&uri).unwrap().to_string(),
+            "/collections/c/points?wait=true"
+        );
         let absolute: Uri = "http://h:6333//collections/".parse().unwrap();
-        assert_eq!(normalized_uri(&absolute).unwrap().to_string(), "http://h:6333/collections");
+        assert_eq!(
+            normalized_uri(&absolute).unwrap().to_string(),
+            "http://h:6333/collections"
+        );
     }
 }

@@ -52,7 +52,11 @@ pub struct RestOptions {
 
 impl Default for RestOptions {
     fn default() -> Self {
-        RestOptions { max_request_size_mb: 32, enable_cors: true, commit: None }
+        RestOptions {
+            max_request_size_mb: 32,
+            enable_cors: true,
+            commit: None,
+        }
     }
 }
 
@@ -84,7 +88,10 @@ pub fn router(ctx: RestContext) -> Router {
     // the access middleware sees the matched pattern (or its absence).
     let routed: Router = routes
         .fallback(not_found)
-        .layer(from_fn_with_state(state.clone(), access::authenticate_and_authorize))
+        .layer(from_fn_with_state(
+            state.clone(),
+            access::authenticate_and_authorize,
+        ))
         .with_state(state.clone());
 
     // These must run before routing (normalisation changes what matches), so

@@ -7,8 +7,9 @@ use std::time::Duration;
 use http::StatusCode;
 
 /// Statuses counted under their own label; anything else is `other`.
-const STATUSES: [u16; 16] =
-    [200, 202, 400, 401, 403, 404, 405, 408, 409, 413, 422, 429, 500, 501, 503, 304];
+const STATUSES: [u16; 16] = [
+    200, 202, 400, 401, 403, 404, 405, 408, 409, 413, 422, 429, 500, 501, 503, 304,
+];
 const BUCKETS: usize = STATUSES.len() + 1;
 
 #[derive(Default)]
@@ -46,7 +47,9 @@ pub(crate) struct Sample {
 
 impl Metrics {
     pub(crate) fn new(routes: usize) -> Self {
-        let cells = (0..(routes + 1) * BUCKETS).map(|_| Cell::default()).collect();
+        let cells = (0..(routes + 1) * BUCKETS)
+            .map(|_| Cell::default())
+            .collect();
         Metrics {
             cells,
             routes,
@@ -57,7 +60,10 @@ impl Metrics {
 
     pub(crate) fn record(&self, route: Option<usize>, status: StatusCode, elapsed: Duration) {
         let slot = route.filter(|&r| r < self.routes).unwrap_or(self.routes);
-        let bucket = STATUSES.iter().position(|&s| s == status.as_u16()).unwrap_or(STATUSES.len());
+        let bucket = STATUSES
+            .iter()
+            .position(|&s| s == status.as_u16())
+            .unwrap_or(STATUSES.len());
         let cell = &self.cells[slot * BUCKETS + bucket];
         cell.count.fetch_add(1, Ordering::Relaxed);
         let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);

@@ -28,6 +28,9 @@ pub(crate) struct RouteInfo {
     /// Qdrant renders this route's access errors as plain text (uploads and
     /// file downloads), not as the JSON envelope.
     pub plain_text_errors: bool,
+    /// For a literal path standing in for a parameter (see
+    /// [`RouteBuilder::add_literal`]): the collection name it names.
+    pub literal_collection: Option<&'static str>,
 }
 
 /// Lookup from the matched axum path and method to the route.
@@ -40,8 +43,16 @@ pub(crate) struct RouteTable {
 impl RouteTable {
     /// The route for a matched axum path; HEAD is served by GET routes.
     pub(crate) fn lookup(&self, axum_path: &str, method: &Method) -> Option<RouteInfo> {
-        let method = if method == Method::HEAD { "GET" } else { method.as_str() };
-        self.by_path.get(axum_path)?.iter().find(|r| r.method == method).copied()
+        let method = if method == Method::HEAD {
+            "GET"
+        } else {
+            method.as_str()
+        };
+        self.by_path
+            .get(axum_path)?
+            .iter()
+            .find(|r| r.method == method)
+            .copied()
     }
 
     pub(crate) fn all(&self) -> &[RouteInfo] {
@@ -57,7 +68,10 @@ pub(crate) struct RouteBuilder {
 
 impl RouteBuilder {
     fn new() -> Self {
-        RouteBuilder { router: Router::new(), table: RouteTable::default() }
+        RouteBuilder {
+            router: Router::new(),
+            table: RouteTable::default(),
+        }
     }
 
     fn add<H, T>(mut self, method: &'static str, template: &'static str, handler: H) -> Self
@@ -80,10 +94,55 @@ impl RouteBuilder {
             .iter()
             .find(|r| r.method == method && r.path == template)
             .is_some_and(|r| r.notes.contains("plain text"));
-        let info =
-            RouteInfo { index: self.table.all.len(), method, template, rule, plain_text_errors };
+        let info = RouteInfo {
+            index: self.table.all.len(),
+            method,
+            template,
+            rule,
+            plain_text_errors,
+            literal_collection: None,
+        };
         self.table.by_path.entry(path).or_default().push(info);
         self.table.all.push(info);
+        self
+    }
+
+    /// Routes `literal` (a path that a literal route took, such as
+    /// `/collections/aliases`) for a method that only the parameterised
+    /// `template` serves, so a collection literally named `aliases` stays
+    /// reachable, as in Qdrant. It shares the rule and the counters of the
+    /// template's route, with `collection` as the path's collection.
+    fn add_literal<H, T>(
+        mut self,
+        method: &'static str,
+        literal: &'static str,
+        template: &'static str,
+        collection: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = MethodFilter::try_from(method.parse::<Method>().expect("a method"))
+            .expect("a routable method");
+        let original = self
+            .table
+            .all
+            .iter()
+            .find(|r| r.method == method && r.template == template)
+            .copied()
+            .unwrap_or_else(|| panic!("{method} {template} must be added before its literal"));
+        self.router = self.router.route(literal, on(filter, handler));
+        let info = RouteInfo {
+            literal_collection: Some(collection),
+            ..original
+        };
+        self.table
+            .by_path
+            .entry(literal.to_owned())
+            .or_default()
+            .push(info);
         self
     }
 }
@@ -111,63 +170,279 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add("GET", "/collections", collections::list)
         .add("GET", "/collections/{collection_name}", collections::get)
         .add("PUT", "/collections/{collection_name}", collections::create)
-        .add("PATCH", "/collections/{collection_name}", collections::update)
-        .add("DELETE", "/collections/{collection_name}", collections::delete)
-        .add("GET", "/collections/{collection_name}/exists", collections::exists)
-        .add("GET", "/collections/{collection_name}/optimizations", todo)
+        .add(
+            "PATCH",
+            "/collections/{collection_name}",
+            collections::update,
+        )
+        .add(
+            "DELETE",
+            "/collections/{collection_name}",
+            collections::delete,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/exists",
+            collections::exists,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/optimizations",
+            collections::optimizations,
+        )
         // Aliases
         .add("POST", "/collections/aliases", collections::update_aliases)
-        .add("GET", "/collections/{collection_name}/aliases", collections::collection_aliases)
+        .add(
+            "GET",
+            "/collections/{collection_name}/aliases",
+            collections::collection_aliases,
+        )
         .add("GET", "/aliases", collections::list_aliases)
+        .add_literal(
+            "GET",
+            "/collections/aliases",
+            "/collections/{collection_name}",
+            "aliases",
+            collections::get_aliases_named,
+        )
+        .add_literal(
+            "PUT",
+            "/collections/aliases",
+            "/collections/{collection_name}",
+            "aliases",
+            collections::create_aliases_named,
+        )
+        .add_literal(
+            "PATCH",
+            "/collections/aliases",
+            "/collections/{collection_name}",
+            "aliases",
+            collections::update_aliases_named,
+        )
+        .add_literal(
+            "DELETE",
+            "/collections/aliases",
+            "/collections/{collection_name}",
+            "aliases",
+            collections::delete_aliases_named,
+        )
         // Points
-        .add("GET", "/collections/{collection_name}/points/{id}", points::get_point)
-        .add("POST", "/collections/{collection_name}/points", points::get_points)
-        .add("PUT", "/collections/{collection_name}/points", points::upsert)
-        .add("POST", "/collections/{collection_name}/points/delete", points::delete)
-        .add("POST", "/collections/{collection_name}/points/batch", points::batch)
-        .add("PUT", "/collections/{collection_name}/vectors/{vector_name}", todo)
-        .add("DELETE", "/collections/{collection_name}/vectors/{vector_name}", todo)
-        .add("PUT", "/collections/{collection_name}/points/vectors", points::update_vectors)
-        .add("POST", "/collections/{collection_name}/points/vectors/delete", points::delete_vectors)
-        .add("POST", "/collections/{collection_name}/points/payload", points::set_payload)
-        .add("PUT", "/collections/{collection_name}/points/payload", points::overwrite_payload)
-        .add("POST", "/collections/{collection_name}/points/payload/delete", points::delete_payload)
-        .add("POST", "/collections/{collection_name}/points/payload/clear", points::clear_payload)
-        .add("PUT", "/collections/{collection_name}/index", points::create_index)
-        .add("DELETE", "/collections/{collection_name}/index/{field_name}", points::delete_index)
+        .add(
+            "GET",
+            "/collections/{collection_name}/points/{id}",
+            points::get_point,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points",
+            points::get_points,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/points",
+            points::upsert,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/delete",
+            points::delete,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/batch",
+            points::batch,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/vectors/{vector_name}",
+            todo,
+        )
+        .add(
+            "DELETE",
+            "/collections/{collection_name}/vectors/{vector_name}",
+            todo,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/points/vectors",
+            points::update_vectors,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/vectors/delete",
+            points::delete_vectors,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/payload",
+            points::set_payload,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/points/payload",
+            points::overwrite_payload,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/payload/delete",
+            points::delete_payload,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/payload/clear",
+            points::clear_payload,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/index",
+            points::create_index,
+        )
+        .add(
+            "DELETE",
+            "/collections/{collection_name}/index/{field_name}",
+            points::delete_index,
+        )
         // Scroll, count, facet
-        .add("POST", "/collections/{collection_name}/points/scroll", search::scroll)
-        .add("POST", "/collections/{collection_name}/points/count", search::count)
-        .add("POST", "/collections/{collection_name}/facet", todo)
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/scroll",
+            search::scroll,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/count",
+            search::count,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/facet",
+            search::facet,
+        )
         // Search family
-        .add("POST", "/collections/{collection_name}/points/search", search::search)
-        .add("POST", "/collections/{collection_name}/points/search/batch", search::search_batch)
-        .add("POST", "/collections/{collection_name}/points/search/groups", todo)
-        .add("POST", "/collections/{collection_name}/points/recommend", search::recommend)
-        .add("POST", "/collections/{collection_name}/points/recommend/batch", search::recommend_batch)
-        .add("POST", "/collections/{collection_name}/points/recommend/groups", todo)
-        .add("POST", "/collections/{collection_name}/points/discover", todo)
-        .add("POST", "/collections/{collection_name}/points/discover/batch", todo)
-        .add("POST", "/collections/{collection_name}/points/query", search::query)
-        .add("POST", "/collections/{collection_name}/points/query/batch", search::query_batch)
-        .add("POST", "/collections/{collection_name}/points/query/groups", todo)
-        .add("POST", "/collections/{collection_name}/points/search/matrix/pairs", todo)
-        .add("POST", "/collections/{collection_name}/points/search/matrix/offsets", todo)
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/search",
+            search::search,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/search/batch",
+            search::search_batch,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/search/groups",
+            search::search_groups,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/recommend",
+            search::recommend,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/recommend/batch",
+            search::recommend_batch,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/recommend/groups",
+            search::recommend_groups,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/discover",
+            search::discover,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/discover/batch",
+            search::discover_batch,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/query",
+            search::query,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/query/batch",
+            search::query_batch,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/query/groups",
+            search::query_groups,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/search/matrix/pairs",
+            search::matrix_pairs,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/points/search/matrix/offsets",
+            search::matrix_offsets,
+        )
         // Collection snapshots
-        .add("POST", "/collections/{collection_name}/snapshots/upload", todo)
-        .add("PUT", "/collections/{collection_name}/snapshots/recover", todo)
+        .add(
+            "POST",
+            "/collections/{collection_name}/snapshots/upload",
+            todo,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/snapshots/recover",
+            todo,
+        )
         .add("GET", "/collections/{collection_name}/snapshots", todo)
         .add("POST", "/collections/{collection_name}/snapshots", todo)
-        .add("DELETE", "/collections/{collection_name}/snapshots/{snapshot_name}", todo)
-        .add("GET", "/collections/{collection_name}/snapshots/{snapshot_name}", todo)
+        .add(
+            "DELETE",
+            "/collections/{collection_name}/snapshots/{snapshot_name}",
+            todo,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/snapshots/{snapshot_name}",
+            todo,
+        )
         // Shard snapshots
-        .add("GET", "/collections/{collection_name}/shards/{shard_id}/snapshot", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard_id}/snapshots/upload", todo)
-        .add("PUT", "/collections/{collection_name}/shards/{shard_id}/snapshots/recover", todo)
-        .add("GET", "/collections/{collection_name}/shards/{shard_id}/snapshots", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard_id}/snapshots", todo)
-        .add("DELETE", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}", todo)
-        .add("GET", "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}", todo)
+        .add(
+            "GET",
+            "/collections/{collection_name}/shards/{shard_id}/snapshot",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard_id}/snapshots/upload",
+            todo,
+        )
+        .add(
+            "PUT",
+            "/collections/{collection_name}/shards/{shard_id}/snapshots/recover",
+            todo,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/shards/{shard_id}/snapshots",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard_id}/snapshots",
+            todo,
+        )
+        .add(
+            "DELETE",
+            "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}",
+            todo,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}",
+            todo,
+        )
         // Full snapshots
         .add("GET", "/snapshots", todo)
         .add("POST", "/snapshots", todo)
@@ -181,7 +456,11 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add("GET", "/cluster/telemetry", todo)
         .add("POST", "/cluster/recover", todo)
         .add("DELETE", "/cluster/peer/{peer_id}", todo)
-        .add("GET", "/collections/{collection_name}/cluster", cluster::collection_info)
+        .add(
+            "GET",
+            "/collections/{collection_name}/cluster",
+            cluster::collection_info,
+        )
         .add("POST", "/collections/{collection_name}/cluster", todo)
         // Issues
         .add("GET", "/issues", todo)
@@ -190,7 +469,11 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add("GET", "/stacktrace", todo)
         .add("GET", "/logger", todo)
         .add("POST", "/logger", todo)
-        .add("POST", "/collections/{collection_name}/truncate_unapplied_wal", todo)
+        .add(
+            "POST",
+            "/collections/{collection_name}/truncate_unapplied_wal",
+            todo,
+        )
         .add("GET", "/collections/{collection_name}/memory", todo)
         .add("GET", "/cluster/metadata/keys", todo)
         .add("GET", "/cluster/metadata/keys/{key}", todo)
@@ -201,17 +484,57 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add("GET", "/profiler/slow_requests", todo)
         .add("POST", "/audit/logs", todo)
         // Local shard access and partial snapshots (router-only)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/points", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/points/scroll", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/points/count", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/cleanup", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/snapshot/partial/create", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover", todo)
-        .add("POST", "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover_from", todo)
-        .add("GET", "/collections/{collection_name}/shards/{shard}/snapshot/partial/manifest", todo)
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/points",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/points/scroll",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/points/count",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/cleanup",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/snapshot/partial/create",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover",
+            todo,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover_from",
+            todo,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/shards/{shard}/snapshot/partial/manifest",
+            todo,
+        )
         // Staging-build routes: registered so that the access rule applies.
-        .add("GET", "/collections/{collection_name}/shards/{shard}/wal", todo)
-        .add("GET", "/collections/{collection_name}/shards/{shard}/recovery_point", todo)
+        .add(
+            "GET",
+            "/collections/{collection_name}/shards/{shard}/wal",
+            todo,
+        )
+        .add(
+            "GET",
+            "/collections/{collection_name}/shards/{shard}/recovery_point",
+            todo,
+        )
         .add("POST", "/collections/{collection_name}/debug", todo);
     (b.router, b.table)
 }

@@ -22,7 +22,10 @@ use crate::state::AppState;
 /// `GET /cluster`.
 pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiOk<Value> {
     // There is no peer-to-peer port: report the address the client used.
-    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:6333");
+    let host = headers
+        .get(HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("127.0.0.1:6333");
     let peer = state.peer_id;
     ApiOk(json!({
         "status": "enabled",

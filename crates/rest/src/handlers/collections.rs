@@ -110,7 +110,9 @@ pub(crate) async fn exists(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> ApiOk<Exists> {
-    ApiOk(Exists { exists: state.storage.collection_exists(&name) })
+    ApiOk(Exists {
+        exists: state.storage.collection_exists(&name),
+    })
 }
 
 /// `POST /collections/aliases`: all actions or none.
@@ -136,7 +138,10 @@ pub(crate) async fn list_aliases(
         .storage
         .list_aliases()
         .into_iter()
-        .filter(|a| caller.can_list_collection(&a.alias_name) && caller.can_list_collection(&a.collection_name))
+        .filter(|a| {
+            caller.can_list_collection(&a.alias_name)
+                && caller.can_list_collection(&a.collection_name)
+        })
         .collect();
     ApiOk(AliasesList { aliases })
 }
@@ -154,4 +159,80 @@ pub(crate) async fn collection_aliases(
         .filter(|a| caller.can_list_collection(&a.alias_name))
         .collect();
     Ok(ApiOk(AliasesList { aliases }))
+}
+
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct OptimizationsParams {
+    /// Comma-separated: `queued`, `completed`, `idle_segments`.
+    #[serde(default)]
+    with: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    completed_limit: Option<u64>,
+}
+
+/// `GET /collections/{c}/optimizations`. Search here is exact over one
+/// segment, so no optimizer ever runs or waits: the summary is all zeros and
+/// every requested list is empty.
+pub(crate) async fn optimizations(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<OptimizationsParams>,
+) -> RestResult<ApiOk<serde_json::Value>> {
+    let storage = state.storage.clone();
+    engine(move || storage.collection(&name).map(drop)).await?;
+    let mut result = serde_json::json!({
+        "summary": {
+            "queued_optimizations": 0,
+            "queued_segments": 0,
+            "queued_points": 0,
+            "idle_segments": 0,
+        },
+        "running": [],
+    });
+    for field in params
+        .with
+        .as_deref()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+    {
+        if matches!(field, "queued" | "completed" | "idle_segments") {
+            result[field] = serde_json::json!([]);
+        }
+    }
+    Ok(ApiOk(result))
+}
+
+/// `/collections/aliases` is the alias-update route (POST), but with the other
+/// methods it names a collection called `aliases`, as in Qdrant.
+const ALIASES: &str = "aliases";
+
+pub(crate) async fn get_aliases_named(
+    state: State<AppState>,
+) -> RestResult<ApiOk<osprey_engine::CollectionInfo>> {
+    get(state, Path(ALIASES.to_owned())).await
+}
+
+pub(crate) async fn create_aliases_named(
+    state: State<AppState>,
+    params: Query<TimeoutParams>,
+    request: Json<CreateCollection>,
+) -> RestResult<ApiOk<bool>> {
+    create(state, Path(ALIASES.to_owned()), params, request).await
+}
+
+pub(crate) async fn update_aliases_named(
+    state: State<AppState>,
+    params: Query<TimeoutParams>,
+    request: Json<UpdateCollection>,
+) -> RestResult<ApiOk<bool>> {
+    update(state, Path(ALIASES.to_owned()), params, request).await
+}
+
+pub(crate) async fn delete_aliases_named(
+    state: State<AppState>,
+    params: Query<TimeoutParams>,
+) -> RestResult<ApiOk<bool>> {
+    delete(state, Path(ALIASES.to_owned()), params).await
 }

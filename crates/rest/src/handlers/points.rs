@@ -27,9 +27,9 @@ pub(crate) async fn get_point(
     let storage = state.storage.clone();
     let record = engine(move || {
         let collection = storage.collection(&name)?;
-        let id: PointId = id
-            .parse()
-            .map_err(|_| EngineError::BadInput(format!("Can not recognize \"{id}\" as point id")))?;
+        let id: PointId = id.parse().map_err(|_| {
+            EngineError::BadInput(format!("Can not recognize \"{id}\" as point id"))
+        })?;
         collection.get_point(id)
     })
     .await?;
@@ -120,7 +120,13 @@ pub(crate) async fn overwrite_payload(
     Query(params): Query<UpdateParams>,
     Json(body): Json<SetPayload>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::OverwritePayload(body)).await
+    write(
+        &state,
+        name,
+        &params,
+        UpdateOperation::OverwritePayload(body),
+    )
+    .await
 }
 
 /// `POST /collections/{c}/points/payload/delete`.
@@ -153,8 +159,12 @@ pub(crate) async fn batch(
     params.validate()?;
     let wait = params.wait();
     let storage = state.storage.clone();
-    let results =
-        engine(move || storage.collection(&name)?.update_batch(body.operations, wait)).await?;
+    let results = engine(move || {
+        storage
+            .collection(&name)?
+            .update_batch(body.operations, wait)
+    })
+    .await?;
     Ok(ApiOk(results))
 }
 
@@ -181,6 +191,7 @@ pub(crate) async fn delete_index(
     params.validate()?;
     let wait = params.wait();
     let storage = state.storage.clone();
-    let result = engine(move || storage.collection(&name)?.delete_field_index(&field, wait)).await?;
+    let result =
+        engine(move || storage.collection(&name)?.delete_field_index(&field, wait)).await?;
     Ok(ApiOk(result))
 }

@@ -5,9 +5,11 @@
 use axum::Extension;
 use axum::extract::State;
 use osprey_engine::requests::{
-    CountRequest, CountResult, QueryRequest, QueryRequestBatch, QueryResponse, RecommendRequest,
-    RecommendRequestBatch, ScoredPoint, ScrollRequest, ScrollResult, SearchRequest,
-    SearchRequestBatch,
+    CountRequest, CountResult, DiscoverRequest, DiscoverRequestBatch, FacetRequest, FacetResponse,
+    GroupsResult, QueryGroupsRequest, QueryRequest, QueryRequestBatch, QueryResponse,
+    RecommendGroupsRequest, RecommendRequest, RecommendRequestBatch, ScoredPoint, ScrollRequest,
+    ScrollResult, SearchGroupsRequest, SearchMatrixOffsetsResponse, SearchMatrixPairsResponse,
+    SearchMatrixRequest, SearchRequest, SearchRequestBatch,
 };
 
 use crate::access::{Caller, check_references};
@@ -26,7 +28,9 @@ pub(crate) async fn scroll(
 ) -> RestResult<ApiOk<ScrollResult>> {
     params.validate()?;
     let storage = state.storage.clone();
-    Ok(ApiOk(engine(move || storage.collection(&name)?.scroll(request)).await?))
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.scroll(request)).await?,
+    ))
 }
 
 /// `POST /collections/{c}/points/count`.
@@ -38,7 +42,9 @@ pub(crate) async fn count(
 ) -> RestResult<ApiOk<CountResult>> {
     params.validate()?;
     let storage = state.storage.clone();
-    Ok(ApiOk(engine(move || storage.collection(&name)?.count(request)).await?))
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.count(request)).await?,
+    ))
 }
 
 /// `POST /collections/{c}/points/search`.
@@ -50,7 +56,9 @@ pub(crate) async fn search(
 ) -> RestResult<ApiOk<Vec<ScoredPoint>>> {
     params.validate()?;
     let storage = state.storage.clone();
-    Ok(ApiOk(engine(move || storage.collection(&name)?.search(request)).await?))
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.search(request)).await?,
+    ))
 }
 
 /// `POST /collections/{c}/points/search/batch`.
@@ -62,11 +70,7 @@ pub(crate) async fn search_batch(
 ) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
     params.validate()?;
     let storage = state.storage.clone();
-    let results = engine(move || {
-        let collection = storage.collection(&name)?;
-        batch.searches.into_iter().map(|request| collection.search(request)).collect()
-    })
-    .await?;
+    let results = engine(move || storage.collection(&name)?.search_batch(batch.searches)).await?;
     Ok(ApiOk(results))
 }
 
@@ -79,9 +83,14 @@ pub(crate) async fn query(
     Json(request): Json<QueryRequest>,
 ) -> RestResult<ApiOk<QueryResponse>> {
     params.validate()?;
-    check_references(&caller, request.referenced_collections().iter().map(String::as_str))?;
+    check_references(
+        &caller,
+        request.referenced_collections().iter().map(String::as_str),
+    )?;
     let storage = state.storage.clone();
-    Ok(ApiOk(engine(move || storage.collection(&name)?.query(request, &storage)).await?))
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.query(request, &storage)).await?,
+    ))
 }
 
 /// `POST /collections/{c}/points/query/batch`.
@@ -94,12 +103,16 @@ pub(crate) async fn query_batch(
 ) -> RestResult<ApiOk<Vec<QueryResponse>>> {
     params.validate()?;
     for request in &batch.searches {
-        check_references(&caller, request.referenced_collections().iter().map(String::as_str))?;
+        check_references(
+            &caller,
+            request.referenced_collections().iter().map(String::as_str),
+        )?;
     }
     let storage = state.storage.clone();
     let results = engine(move || {
-        let collection = storage.collection(&name)?;
-        batch.searches.into_iter().map(|request| collection.query(request, &storage)).collect()
+        storage
+            .collection(&name)?
+            .query_batch(batch.searches, &storage)
     })
     .await?;
     Ok(ApiOk(results))
@@ -114,9 +127,14 @@ pub(crate) async fn recommend(
     Json(request): Json<RecommendRequest>,
 ) -> RestResult<ApiOk<Vec<ScoredPoint>>> {
     params.validate()?;
-    check_references(&caller, request.lookup_from.iter().map(|l| l.collection.as_str()))?;
+    check_references(
+        &caller,
+        request.lookup_from.iter().map(|l| l.collection.as_str()),
+    )?;
     let storage = state.storage.clone();
-    Ok(ApiOk(engine(move || storage.collection(&name)?.recommend(request, &storage)).await?))
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.recommend(request, &storage)).await?,
+    ))
 }
 
 /// `POST /collections/{c}/points/recommend/batch`.
@@ -129,13 +147,164 @@ pub(crate) async fn recommend_batch(
 ) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
     params.validate()?;
     for request in &batch.searches {
-        check_references(&caller, request.lookup_from.iter().map(|l| l.collection.as_str()))?;
+        check_references(
+            &caller,
+            request.lookup_from.iter().map(|l| l.collection.as_str()),
+        )?;
     }
     let storage = state.storage.clone();
     let results = engine(move || {
-        let collection = storage.collection(&name)?;
-        batch.searches.into_iter().map(|request| collection.recommend(request, &storage)).collect()
+        storage
+            .collection(&name)?
+            .recommend_batch(batch.searches, &storage)
     })
     .await?;
     Ok(ApiOk(results))
+}
+
+/// `POST /collections/{c}/points/discover`.
+pub(crate) async fn discover(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<DiscoverRequest>,
+) -> RestResult<ApiOk<Vec<ScoredPoint>>> {
+    params.validate()?;
+    check_references(
+        &caller,
+        request.lookup_from.iter().map(|l| l.collection.as_str()),
+    )?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.discover(request, &storage)).await?,
+    ))
+}
+
+/// `POST /collections/{c}/points/discover/batch`.
+pub(crate) async fn discover_batch(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(batch): Json<DiscoverRequestBatch>,
+) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
+    params.validate()?;
+    for request in &batch.searches {
+        check_references(
+            &caller,
+            request.lookup_from.iter().map(|l| l.collection.as_str()),
+        )?;
+    }
+    let storage = state.storage.clone();
+    let results = engine(move || {
+        storage
+            .collection(&name)?
+            .discover_batch(batch.searches, &storage)
+    })
+    .await?;
+    Ok(ApiOk(results))
+}
+
+/// `POST /collections/{c}/points/search/groups`.
+pub(crate) async fn search_groups(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<SearchGroupsRequest>,
+) -> RestResult<ApiOk<GroupsResult>> {
+    params.validate()?;
+    check_references(
+        &caller,
+        request.groups.with_lookup.iter().map(|l| l.collection()),
+    )?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.search_groups(request, &storage)).await?,
+    ))
+}
+
+/// `POST /collections/{c}/points/recommend/groups`.
+pub(crate) async fn recommend_groups(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<RecommendGroupsRequest>,
+) -> RestResult<ApiOk<GroupsResult>> {
+    params.validate()?;
+    let lookups = request.lookup_from.iter().map(|l| l.collection.as_str());
+    let with_lookup = request.groups.with_lookup.iter().map(|l| l.collection());
+    check_references(&caller, lookups.chain(with_lookup))?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || {
+            storage
+                .collection(&name)?
+                .recommend_groups(request, &storage)
+        })
+        .await?,
+    ))
+}
+
+/// `POST /collections/{c}/points/query/groups`.
+pub(crate) async fn query_groups(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<QueryGroupsRequest>,
+) -> RestResult<ApiOk<GroupsResult>> {
+    params.validate()?;
+    check_references(
+        &caller,
+        request.referenced_collections().iter().map(String::as_str),
+    )?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.query_groups(request, &storage)).await?,
+    ))
+}
+
+/// `POST /collections/{c}/facet`.
+pub(crate) async fn facet(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<FacetRequest>,
+) -> RestResult<ApiOk<FacetResponse>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.facet(request)).await?,
+    ))
+}
+
+/// `POST /collections/{c}/points/search/matrix/pairs`.
+pub(crate) async fn matrix_pairs(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<SearchMatrixRequest>,
+) -> RestResult<ApiOk<SearchMatrixPairsResponse>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.search_matrix_pairs(request)).await?,
+    ))
+}
+
+/// `POST /collections/{c}/points/search/matrix/offsets`.
+pub(crate) async fn matrix_offsets(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    Query(params): Query<ReadParams>,
+    Json(request): Json<SearchMatrixRequest>,
+) -> RestResult<ApiOk<SearchMatrixOffsetsResponse>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    Ok(ApiOk(
+        engine(move || storage.collection(&name)?.search_matrix_offsets(request)).await?,
+    ))
 }

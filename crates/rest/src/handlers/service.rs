@@ -76,13 +76,20 @@ pub(crate) async fn collection_figures(
     state: &AppState,
     keep: impl Fn(&str) -> bool,
 ) -> RestResult<Vec<CollectionFigures>> {
-    let names: Vec<String> = state.storage.list_collections().into_iter().filter(|n| keep(n)).collect();
+    let names: Vec<String> = state
+        .storage
+        .list_collections()
+        .into_iter()
+        .filter(|n| keep(n))
+        .collect();
     let storage = state.storage.clone();
     engine(move || {
         let mut out = Vec::with_capacity(names.len());
         for name in names {
             // Deleted between the listing and now: skip it.
-            let Ok(collection) = storage.collection(&name) else { continue };
+            let Ok(collection) = storage.collection(&name) else {
+                continue;
+            };
             let info = collection.info();
             let config = serde_json::to_value(&info.config).unwrap_or(Value::Null);
             let kinds = vector_kinds(&config);
@@ -107,7 +114,9 @@ fn vector_kinds(config: &Value) -> u64 {
         Value::Object(map) => map.len() as u64,
         _ => 0,
     };
-    let sparse = params["sparse_vectors"].as_object().map_or(0, |m| m.len() as u64);
+    let sparse = params["sparse_vectors"]
+        .as_object()
+        .map_or(0, |m| m.len() as u64);
     dense + sparse
 }
 
@@ -159,7 +168,8 @@ pub(crate) async fn telemetry(
         },
     });
     if caller.is_global() {
-        result["requests"] = json!({ "rest": { "responses": rest_responses(&state) }, "grpc": { "responses": {} } });
+        result["requests"] =
+            json!({ "rest": { "responses": rest_responses(&state) }, "grpc": { "responses": {} } });
     }
     Ok(ApiOk(result))
 }
@@ -169,11 +179,16 @@ fn rest_responses(state: &AppState) -> BTreeMap<String, BTreeMap<&'static str, V
     let mut out: BTreeMap<String, BTreeMap<&'static str, Value>> = BTreeMap::new();
     let routes = state.routes.all();
     for sample in state.metrics.samples() {
-        let Some(route) = sample.route.map(|i| routes[i]) else { continue };
+        let Some(route) = sample.route.map(|i| routes[i]) else {
+            continue;
+        };
         let avg = sample.total.as_micros() as f64 / sample.count as f64;
         out.entry(format!("{} {}", route.method, route.template))
             .or_default()
-            .insert(sample.status, json!({ "count": sample.count, "avg_duration_micros": avg }));
+            .insert(
+                sample.status,
+                json!({ "count": sample.count, "avg_duration_micros": avg }),
+            );
     }
     out
 }
@@ -182,15 +197,47 @@ fn rest_responses(state: &AppState) -> BTreeMap<String, BTreeMap<&'static str, V
 pub(crate) async fn metrics(State(state): State<AppState>) -> RestResult<Response> {
     let figures = collection_figures(&state, |_| true).await?;
     let mut out = String::new();
-    family(&mut out, "app_info", "gauge", "information about qdrant server");
-    let _ = writeln!(out, "app_info{{name=\"qdrant\",version=\"{QDRANT_VERSION}\"}} 1");
-    family(&mut out, "collections_total", "gauge", "number of collections");
+    family(
+        &mut out,
+        "app_info",
+        "gauge",
+        "information about qdrant server",
+    );
+    let _ = writeln!(
+        out,
+        "app_info{{name=\"qdrant\",version=\"{QDRANT_VERSION}\"}} 1"
+    );
+    family(
+        &mut out,
+        "collections_total",
+        "gauge",
+        "number of collections",
+    );
     let _ = writeln!(out, "collections_total {}", figures.len());
-    family(&mut out, "collections_vector_total", "gauge", "total number of vectors in all collections");
-    let _ = writeln!(out, "collections_vector_total {}", figures.iter().map(|c| c.vectors).sum::<u64>());
-    family(&mut out, "collection_points", "gauge", "number of points per collection");
+    family(
+        &mut out,
+        "collections_vector_total",
+        "gauge",
+        "total number of vectors in all collections",
+    );
+    let _ = writeln!(
+        out,
+        "collections_vector_total {}",
+        figures.iter().map(|c| c.vectors).sum::<u64>()
+    );
+    family(
+        &mut out,
+        "collection_points",
+        "gauge",
+        "number of points per collection",
+    );
     for c in &figures {
-        let _ = writeln!(out, "collection_points{{collection=\"{}\"}} {}", label(&c.name), c.points);
+        let _ = writeln!(
+            out,
+            "collection_points{{collection=\"{}\"}} {}",
+            label(&c.name),
+            c.points
+        );
     }
 
     let routes = state.routes.all();
@@ -199,7 +246,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> RestResult<Respons
         Some(r) => (r.method, r.template),
         None => ("ANY", "unmatched"),
     };
-    family(&mut out, "rest_responses_total", "counter", "total number of responses");
+    family(
+        &mut out,
+        "rest_responses_total",
+        "counter",
+        "total number of responses",
+    );
     for s in &samples {
         let (method, path) = endpoint(s.route);
         let _ = writeln!(
@@ -210,7 +262,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> RestResult<Respons
             s.count
         );
     }
-    family(&mut out, "rest_responses_fail_total", "counter", "total number of failed responses");
+    family(
+        &mut out,
+        "rest_responses_fail_total",
+        "counter",
+        "total number of failed responses",
+    );
     for s in samples.iter().filter(|s| !s.status.starts_with('2')) {
         let (method, path) = endpoint(s.route);
         let _ = writeln!(
@@ -221,7 +278,12 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> RestResult<Respons
             s.count
         );
     }
-    family(&mut out, "rest_responses_avg_duration_seconds", "gauge", "average response duration");
+    family(
+        &mut out,
+        "rest_responses_avg_duration_seconds",
+        "gauge",
+        "average response duration",
+    );
     for s in &samples {
         let (method, path) = endpoint(s.route);
         let avg = s.total.as_secs_f64() / s.count as f64;
@@ -233,12 +295,20 @@ pub(crate) async fn metrics(State(state): State<AppState>) -> RestResult<Respons
         );
     }
     let (authentication, authorization) = state.metrics.refusals();
-    family(&mut out, "rest_requests_refused_total",
+    family(
+        &mut out,
+        "rest_requests_refused_total",
         "counter",
         "requests refused by authentication (401, or 403 for a bad JWT) or by the access check (403)",
     );
-    let _ = writeln!(out, "rest_requests_refused_total{{reason=\"authentication\"}} {authentication}");
-    let _ = writeln!(out, "rest_requests_refused_total{{reason=\"authorization\"}} {authorization}");
+    let _ = writeln!(
+        out,
+        "rest_requests_refused_total{{reason=\"authentication\"}} {authentication}"
+    );
+    let _ = writeln!(
+        out,
+        "rest_requests_refused_total{{reason=\"authorization\"}} {authorization}"
+    );
 
     let mut response = (StatusCode::OK, out).into_response();
     response.headers_mut().insert(
@@ -254,5 +324,8 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
 
 /// A Prometheus label value: backslash, quote and newline escaped.
 fn label(value: &str) -> String {
-    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

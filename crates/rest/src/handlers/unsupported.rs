@@ -10,5 +10,8 @@ use crate::error::RestError;
 /// 501 with the error envelope: `Not implemented: <METHOD> <template> is not
 /// supported by this server yet`.
 pub(crate) async fn not_supported(Extension(route): Extension<MatchedRoute>) -> RestError {
-    RestError::NotSupported { method: route.0.method, template: route.0.template }
+    RestError::NotSupported {
+        method: route.0.method,
+        template: route.0.template,
+    }
 }
