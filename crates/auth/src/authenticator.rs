@@ -1,6 +1,7 @@
 //! Credential -> Principal (spec §2, §3, §6, §7).
 
 use std::fmt;
+use std::sync::Arc;
 
 use http::HeaderMap;
 use jsonwebtoken::errors::ErrorKind;
@@ -12,6 +13,7 @@ use crate::claims::Claims;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
 use crate::principal::{Access, CredentialKind, GlobalAccess, Principal};
+use crate::resolver::{KeyResolver, Resolution};
 
 /// Header that carries a key or a JWT; wins over `Authorization`.
 const API_KEY_HEADER: &str = "api-key";
@@ -34,6 +36,8 @@ pub struct Authenticator {
     read_only_digest: Option<[u8; 32]>,
     /// `None` when JWTs are off (no `jwt_rbac`, or no admin key to sign with).
     jwt: Option<JwtVerifier>,
+    /// The key plane's registry (spec §15), asked after the static keys.
+    resolver: Option<Arc<dyn KeyResolver>>,
 }
 
 impl Authenticator {
@@ -103,7 +107,18 @@ impl Authenticator {
             admin_digests,
             read_only_digest,
             jwt,
+            resolver: None,
         }
+    }
+
+    /// Installs the key plane's resolver (spec §15). The order of checks then
+    /// becomes: static admin keys, the read-only key, the resolver (JWTs with
+    /// a `kid`, admin-kind keys by digest), and §7 for everything the resolver
+    /// does not claim. Without static keys authentication stays off, and the
+    /// resolver is never asked.
+    pub fn with_key_resolver(mut self, resolver: Arc<dyn KeyResolver>) -> Self {
+        self.resolver = Some(resolver);
+        self
     }
 
     /// Authentication is on iff any key (or admin key hash) is configured.
@@ -143,12 +158,37 @@ impl Authenticator {
                 CredentialKind::ReadOnlyKey,
             ));
         }
-        // Room for the key plane (spec §15): a token whose header carries a
-        // `kid` will be routed to the registry's verifier here. Today `kid` is
-        // ignored, as §7 requires for Qdrant tokens.
+        if let Some(resolver) = &self.resolver {
+            match resolver.resolve(credential, &digest) {
+                Resolution::NotOurs => {}
+                Resolution::Resolved(key) => return Ok(Principal::from_registry(key)),
+                Resolution::Refused(error) => return Err(error),
+                Resolution::UnknownKid => return self.unknown_kid(credential),
+            }
+        }
+        self.verify_jwt(credential)
+    }
+
+    /// §7: a Qdrant JWT signed with an admin key.
+    fn verify_jwt(&self, credential: &str) -> Result<Principal, AuthError> {
         match &self.jwt {
             Some(jwt) => jwt.verify(credential),
             None => Err(AuthError::InvalidCredential),
+        }
+    }
+
+    /// A JWT naming a `kid` the registry does not hold. If it is signed with
+    /// an admin key it is a Qdrant token, for which §7 ignores `kid`: §7's
+    /// verdict stands. Otherwise it is a key-plane token whose signing secret
+    /// was retired (or a forgery): the registry's refusal.
+    fn unknown_kid(&self, credential: &str) -> Result<Principal, AuthError> {
+        match self.verify_jwt(credential) {
+            Err(AuthError::InvalidSignature | AuthError::InvalidCredential) => {
+                Err(AuthError::StatefulValidationFailed {
+                    collection_missing: false,
+                })
+            }
+            verdict => verdict,
         }
     }
 }
@@ -163,6 +203,7 @@ impl fmt::Debug for Authenticator {
                 "jwt_secrets",
                 &self.jwt.as_ref().map_or(0, |j| j.keys.len()),
             )
+            .field("key_resolver", &self.resolver.is_some())
             .finish()
     }
 }

@@ -36,6 +36,7 @@ mod claims;
 mod config;
 mod error;
 mod principal;
+mod resolver;
 mod rules;
 
 pub use authenticator::Authenticator;
@@ -45,4 +46,5 @@ pub use principal::{
     Access, AccessMode, CollectionAccess, CredentialKind, GlobalAccess, Principal, Requirement,
     ValueExists,
 };
+pub use resolver::{KeyResolver, PayloadFilter, Resolution, ResolvedKey, ResolvedKind};
 pub use rules::{Interface, Rule, RuleKind, grpc_rule, rest_rule, rules};

@@ -2,6 +2,7 @@
 //! one authorization check of §8.
 
 use crate::error::Forbidden;
+use crate::resolver::{PayloadFilter, ResolvedKey, ResolvedKind};
 
 /// Global access level (`"r"` / `"m"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +67,11 @@ pub enum CredentialKind {
     ReadOnlyKey,
     /// A JWT signed with an admin key (spec §7).
     Jwt,
+    /// A granular key of the key plane (spec §15): a JWT with a `kid`, whose
+    /// rules come from the registry record.
+    DatabaseKey,
+    /// A legacy admin-kind key of the key plane: global manage, but not root.
+    LegacyAdminKey,
 }
 
 /// An authenticated caller. Exactly one per request.
@@ -76,6 +82,16 @@ pub struct Principal {
     subject: Option<String>,
     inference_token: Option<String>,
     value_exists: Option<ValueExists>,
+    /// Registry record id of a key-plane key.
+    key_id: Option<String>,
+    /// Per collection: the payload restriction of a key-plane rule.
+    payload_restrictions: Vec<(String, PayloadFilter)>,
+}
+
+/// Reason of the 403 a payload-restricted rule gets on an operation that
+/// cannot be limited to matching points (spec §15).
+fn payload_restriction_reason(collection: &str) -> String {
+    format!("Payload restriction on collection {collection} forbids this operation")
 }
 
 /// What an operation needs: the vocabulary of spec §8 and of
@@ -155,6 +171,27 @@ impl Principal {
             subject: None,
             inference_token: None,
             value_exists: None,
+            key_id: None,
+            payload_restrictions: Vec::new(),
+        }
+    }
+
+    /// A key-plane key, with the rules of its registry record.
+    pub(crate) fn from_registry(resolved: ResolvedKey) -> Self {
+        let credential = match resolved.kind {
+            ResolvedKind::DatabaseKey => CredentialKind::DatabaseKey,
+            ResolvedKind::LegacyAdminKey => CredentialKind::LegacyAdminKey,
+        };
+        let mut payload_restrictions = resolved.payload_restrictions;
+        payload_restrictions.retain(|(_, filter)| !filter.is_empty());
+        Principal {
+            access: resolved.access,
+            credential,
+            subject: None,
+            inference_token: None,
+            value_exists: None,
+            key_id: Some(resolved.key_id),
+            payload_restrictions,
         }
     }
 
@@ -170,6 +207,8 @@ impl Principal {
             subject,
             inference_token,
             value_exists,
+            key_id: None,
+            payload_restrictions: Vec::new(),
         }
     }
 
@@ -197,6 +236,37 @@ impl Principal {
     /// The JWT `value_exists` claim the front end must check on every request.
     pub fn value_exists(&self) -> Option<&ValueExists> {
         self.value_exists.as_ref()
+    }
+
+    /// Root credentials: `api_key`, `alt_api_key` or a configured admin key
+    /// hash (the bootstrap admin key). Only root may manage keys (spec §15);
+    /// JWTs, key-plane keys (even admin-kind ones) and the read-only key are
+    /// not root, and neither is anybody while authentication is off.
+    pub fn is_root(&self) -> bool {
+        self.credential == CredentialKind::ApiKey
+    }
+
+    /// The registry record id of a key-plane key ([`CredentialKind::DatabaseKey`]
+    /// or [`CredentialKind::LegacyAdminKey`]).
+    pub fn key_id(&self) -> Option<&str> {
+        self.key_id.as_deref()
+    }
+
+    /// The payload restriction on `collection` (literal name): every read must
+    /// add each `key == value` pair as a `must` condition, and every write must
+    /// only create or touch points that match all pairs (spec §15). `None`:
+    /// no restriction on that collection.
+    pub fn payload_restriction(&self, collection: &str) -> Option<&PayloadFilter> {
+        self.payload_restrictions
+            .iter()
+            .find(|(name, _)| name == collection)
+            .map(|(_, filter)| filter)
+    }
+
+    /// Whether any collection rule of this principal carries a payload
+    /// restriction (a quick check before looking per collection).
+    pub fn has_payload_restrictions(&self) -> bool {
+        !self.payload_restrictions.is_empty()
     }
 
     /// True for global `r` or `m`.
@@ -270,6 +340,11 @@ impl Principal {
             return Err(Forbidden::new(
                 "Manage access for this operation is required",
             ));
+        }
+        // Extras (snapshots, payload indexes, named vectors, cluster info)
+        // cannot be limited to matching points: a restricted rule never has them.
+        if needs.extras && self.payload_restriction(collection).is_some() {
+            return Err(Forbidden::new(payload_restriction_reason(collection)));
         }
         Ok(())
     }

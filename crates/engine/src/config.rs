@@ -464,3 +464,72 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
         None => Ok(()),
     }
 }
+
+/// Body of `PUT /collections/{c}/vectors/{name}`: `{"dense": {...}}` or `{"sparse": {...}}`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VectorNameConfig {
+    Dense(DenseVectorConfig),
+    Sparse(SparseVectorParams),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DenseVectorConfig {
+    pub size: u64,
+    pub distance: Distance,
+    #[serde(default)]
+    pub multivector_config: Option<MultiVectorConfig>,
+    #[serde(default)]
+    pub datatype: Option<Datatype>,
+}
+
+impl CollectionConfig {
+    /// The configuration with one more named vector.
+    pub fn with_vector_name(&self, name: &str, request: VectorNameConfig) -> Result<Self> {
+        let mut next = self.clone();
+        if next.params.vectors.get(name).is_some() || next.sparse(name).is_some() {
+            return Err(EngineError::BadInput(format!("Vector with name `{name}` already exists")));
+        }
+        match request {
+            VectorNameConfig::Dense(dense) => {
+                let params = VectorParams {
+                    size: dense.size,
+                    distance: dense.distance,
+                    hnsw_config: None,
+                    quantization_config: None,
+                    on_disk: None,
+                    datatype: dense.datatype,
+                    multivector_config: dense.multivector_config,
+                };
+                validate_vector_params(name, &params)?;
+                match &mut next.params.vectors {
+                    VectorsConfig::Multi(map) => {
+                        map.insert(name.to_string(), params);
+                    }
+                    VectorsConfig::Single(_) => {
+                        return Err(EngineError::BadInput(
+                            "This collection has a single unnamed vector; named vectors cannot be added to it".into(),
+                        ));
+                    }
+                }
+            }
+            VectorNameConfig::Sparse(sparse) => {
+                next.params.sparse_vectors.get_or_insert_with(BTreeMap::new).insert(name.to_string(), sparse);
+            }
+        }
+        Ok(next)
+    }
+
+    /// The configuration without a named vector.
+    pub fn without_vector_name(&self, name: &str) -> Result<Self> {
+        let mut next = self.clone();
+        let removed = match &mut next.params.vectors {
+            VectorsConfig::Multi(map) => map.remove(name).is_some(),
+            VectorsConfig::Single(_) => false,
+        } || next.params.sparse_vectors.as_mut().is_some_and(|m| m.remove(name).is_some());
+        if !removed {
+            return Err(EngineError::NotFound(format!("Vector with name `{name}` does not exist")));
+        }
+        Ok(next)
+    }
+}

@@ -226,7 +226,7 @@ pub enum VectorInput {
     Multi(Vec<Vec<f32>>),
     Id(PointId),
     /// Documents, images and objects need server-side inference, which Osprey does not do.
-    Inference(serde_json::Map<String, Value>),
+    Inference(crate::types::InferenceInput),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -308,8 +308,10 @@ pub enum Query {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryInterface {
-    Vector(VectorInput),
+    // Tried first: a tagged query (`{"nearest": ..}`) must never be read as a
+    // bare inference object.
     Query(Query),
+    Vector(VectorInput),
 }
 
 /// Where `lookup_from` takes the vectors of ids given in a query.

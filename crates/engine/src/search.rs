@@ -82,7 +82,7 @@ impl Collection {
             filter: request.filter,
             exclude: HashSet::new(),
             score_threshold: request.score_threshold,
-            limit: request.limit + request.offset.unwrap_or(0),
+            limit: request.limit.saturating_add(request.offset.unwrap_or(0)),
         };
         self.finish(
             stage,
@@ -109,7 +109,7 @@ impl Collection {
             filter: request.filter,
             params: request.params,
             score_threshold: request.score_threshold,
-            limit: Some(limit + offset),
+            limit: Some(limit.saturating_add(offset)),
             lookup_from: request.lookup_from,
         };
         let stage = self.resolve_stage(top, storage, true)?;
@@ -136,7 +136,7 @@ impl Collection {
             filter: request.filter,
             params: request.params,
             score_threshold: request.score_threshold,
-            limit: Some(request.limit + offset),
+            limit: Some(request.limit.saturating_add(offset)),
             lookup_from: request.lookup_from,
         };
         let stage = self.resolve_stage(prefetch, storage, true)?;
@@ -166,7 +166,7 @@ impl Collection {
             using: request.using,
             filter: request.filter,
             params: request.params,
-            limit: Some(request.limit + offset),
+            limit: Some(request.limit.saturating_add(offset)),
             lookup_from: request.lookup_from,
             ..Default::default()
         };

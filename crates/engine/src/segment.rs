@@ -162,9 +162,11 @@ impl PointStore {
         store
     }
 
-    /// Adds columns for vectors the configuration has and the store lacks.
+    /// Makes the columns match the configuration: adds missing ones, drops
+    /// those of vectors the configuration no longer has.
     pub fn sync_columns(&mut self, config: &CollectionConfig) {
         let len = self.ids.len();
+        self.columns.retain(|name, _| config.params.vectors.get(name).is_some() || config.sparse(name).is_some());
         for (name, params) in config.params.vectors.iter() {
             if self.columns.contains_key(name) {
                 continue;

@@ -16,7 +16,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use crate::collection::Collection;
-use crate::config::{CollectionConfig, CreateCollection, UpdateCollection, validate_collection_name};
+use crate::config::{CollectionConfig, CreateCollection, UpdateCollection, VectorNameConfig, validate_collection_name};
 use crate::error::{EngineError, Result};
 
 const COLLECTIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("collections");
@@ -172,11 +172,26 @@ impl Storage {
     }
 
     pub fn update_collection(&self, name: &str, request: UpdateCollection) -> Result<()> {
+        self.change_config(name, |config| config.updated(&request))
+    }
+
+    /// Adds a named vector to a collection (`PUT /collections/{c}/vectors/{name}`).
+    pub fn create_vector_name(&self, name: &str, vector: &str, request: VectorNameConfig) -> Result<()> {
+        self.change_config(name, |config| config.with_vector_name(vector, request))
+    }
+
+    /// Removes a named vector and its data from a collection.
+    pub fn delete_vector_name(&self, name: &str, vector: &str) -> Result<()> {
+        self.change_config(name, |config| config.without_vector_name(vector))
+    }
+
+    /// Persists a new configuration for a collection, then applies it.
+    fn change_config(&self, name: &str, change: impl FnOnce(&CollectionConfig) -> Result<CollectionConfig>) -> Result<()> {
         let catalog = self.catalog.write();
         let real = catalog.aliases.get(name).map(String::as_str).unwrap_or(name);
         let collection =
             catalog.collections.get(real).ok_or_else(|| EngineError::collection_not_found(name))?;
-        let config = collection.config().updated(&request)?;
+        let config = change(&collection.config())?;
         let record = CollectionRecord { dir: collection.dir_name(), config: config.clone() };
         let tx = self.meta.begin_write()?;
         {

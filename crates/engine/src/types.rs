@@ -103,7 +103,7 @@ pub enum Vector {
     Sparse(SparseVector),
     Multi(Vec<Vec<f32>>),
     /// A document, image or object meant for server-side inference, which Osprey does not do.
-    Inference(serde_json::Map<String, serde_json::Value>),
+    Inference(InferenceInput),
 }
 
 /// All vectors of a point: `[..]` for the unnamed vector, `[[..],..]` for an unnamed
@@ -125,4 +125,13 @@ impl VectorStruct {
             VectorStruct::Named(map) => map,
         }
     }
+}
+
+/// A document, image or object to embed on the server (`{"text"|"image"|"object": .., "model": ..}`).
+/// Recognised so the answer can say clearly that Osprey needs vectors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferenceInput {
+    pub model: String,
+    #[serde(flatten)]
+    pub rest: serde_json::Map<String, serde_json::Value>,
 }

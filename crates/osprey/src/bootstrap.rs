@@ -76,7 +76,10 @@ impl std::fmt::Debug for AuthPlan {
             .field("mode", &self.mode)
             .field("api_key", &self.api_key.as_ref().map(|_| "<set>"))
             .field("alt_api_key", &self.alt_api_key.as_ref().map(|_| "<set>"))
-            .field("read_only_api_key", &self.read_only_api_key.as_ref().map(|_| "<set>"))
+            .field(
+                "read_only_api_key",
+                &self.read_only_api_key.as_ref().map(|_| "<set>"),
+            )
             .field("jwt_rbac", &self.jwt_rbac)
             .field("admin_key_hashes", &self.admin_key_hashes.len())
             .finish()
@@ -104,6 +107,12 @@ pub fn plan(
     let stored = load_stored_hash(store)?;
 
     if service.has_configured_keys() {
+        if service.allow_unauthenticated {
+            tracing::info!(
+                "service.allow_unauthenticated has no effect: API keys are configured, so \
+                 authentication is on"
+            );
+        }
         if stored.is_some() {
             tracing::info!(
                 "a bootstrap admin key from an earlier start is stored but not accepted: \
@@ -230,7 +239,10 @@ mod tests {
         }
 
         fn meta_put(&self, key: &str, value: &[u8]) -> Result<()> {
-            self.0.lock().unwrap().insert(key.to_owned(), value.to_vec());
+            self.0
+                .lock()
+                .unwrap()
+                .insert(key.to_owned(), value.to_vec());
             Ok(())
         }
     }
@@ -270,17 +282,37 @@ mod tests {
 
         // >= 256 bits, URL-safe, no padding.
         assert_eq!(key.len(), 43);
-        assert!(key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{key}");
+        assert!(
+            key.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "{key}"
+        );
         assert_eq!(URL_SAFE_NO_PAD.decode(&key).unwrap().len(), 32);
 
-        assert!(out.contains(&format!("curl -X GET 'http://127.0.0.1:6333' --header 'api-key: {key}'")));
-        assert!(out.contains(&format!("QdrantClient(url=\"http://127.0.0.1:6333\", api_key=\"{key}\")")));
+        assert!(out.contains(&format!(
+            "curl -X GET 'http://127.0.0.1:6333' --header 'api-key: {key}'"
+        )));
+        assert!(out.contains(&format!(
+            "QdrantClient(url=\"http://127.0.0.1:6333\", api_key=\"{key}\")"
+        )));
 
         let stored = store.meta_get(BOOTSTRAP_KEY_HASH).unwrap().unwrap();
         assert_eq!(stored, sha256(&key));
         assert_eq!(first.admin_key_hashes, vec![sha256(&key)]);
-        let everything_stored: Vec<u8> = store.0.lock().unwrap().values().flatten().copied().collect();
-        assert!(!everything_stored.windows(key.len()).any(|w| w == key.as_bytes()), "plain key stored");
+        let everything_stored: Vec<u8> = store
+            .0
+            .lock()
+            .unwrap()
+            .values()
+            .flatten()
+            .copied()
+            .collect();
+        assert!(
+            !everything_stored
+                .windows(key.len())
+                .any(|w| w == key.as_bytes()),
+            "plain key stored"
+        );
 
         // Second start: same hash, nothing printed.
         let (second, out) = run(&service, &store);
@@ -303,7 +335,10 @@ mod tests {
         let mut out = Vec::new();
         plan(&service, &MemStore::default(), 40123, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
-        assert!(out.contains("curl -X GET 'http://127.0.0.1:40123'"), "{out}");
+        assert!(
+            out.contains("curl -X GET 'http://127.0.0.1:40123'"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -318,7 +353,10 @@ mod tests {
         assert_eq!(plan.mode, AuthMode::ConfiguredKeys);
         assert_eq!(plan.api_key.as_deref(), Some("configured-admin"));
         assert!(plan.jwt_rbac);
-        assert!(plan.admin_key_hashes.is_empty(), "stored bootstrap hash must not be accepted");
+        assert!(
+            plan.admin_key_hashes.is_empty(),
+            "stored bootstrap hash must not be accepted"
+        );
         assert!(out.is_empty());
     }
 
@@ -370,7 +408,10 @@ mod tests {
         let store = MemStore::default();
         store.meta_put(BOOTSTRAP_KEY_HASH, b"short").unwrap();
         let err = plan(&defaults().service, &store, 6333, &mut Vec::new()).unwrap_err();
-        assert!(err.to_string().contains("damaged bootstrap key hash"), "{err}");
+        assert!(
+            err.to_string().contains("damaged bootstrap key hash"),
+            "{err}"
+        );
     }
 
     #[test]

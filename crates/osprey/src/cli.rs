@@ -110,9 +110,10 @@ pub struct SnapshotArg {
 
 fn parse_snapshot(value: &str) -> Result<SnapshotArg, String> {
     match value.rsplit_once(':') {
-        Some((path, collection)) if !path.is_empty() && !collection.is_empty() => {
-            Ok(SnapshotArg { path: PathBuf::from(path), collection: collection.to_owned() })
-        }
+        Some((path, collection)) if !path.is_empty() && !collection.is_empty() => Ok(SnapshotArg {
+            path: PathBuf::from(path),
+            collection: collection.to_owned(),
+        }),
         _ => Err(format!("expected PATH:COLLECTION, got `{value}`")),
     }
 }
@@ -205,9 +206,22 @@ mod tests {
 
     #[test]
     fn serve_is_the_default_subcommand() {
-        assert_eq!(parse(&[]), ServeArgs { uri: std::env::var("QDRANT_URI").ok(), bootstrap: std::env::var("QDRANT_BOOTSTRAP").ok(), ..ServeArgs::default() });
-        assert_eq!(parse(&["--config-path", "c.yaml"]).config_path, Some("c.yaml".into()));
-        assert_eq!(parse(&["serve", "--config-path", "c.yaml"]).config_path, Some("c.yaml".into()));
+        assert_eq!(
+            parse(&[]),
+            ServeArgs {
+                uri: std::env::var("QDRANT_URI").ok(),
+                bootstrap: std::env::var("QDRANT_BOOTSTRAP").ok(),
+                ..ServeArgs::default()
+            }
+        );
+        assert_eq!(
+            parse(&["--config-path", "c.yaml"]).config_path,
+            Some("c.yaml".into())
+        );
+        assert_eq!(
+            parse(&["serve", "--config-path", "c.yaml"]).config_path,
+            Some("c.yaml".into())
+        );
     }
 
     #[test]
@@ -240,8 +254,14 @@ mod tests {
         assert_eq!(
             top.snapshot,
             [
-                SnapshotArg { path: "/s/one.snapshot".into(), collection: "one".into() },
-                SnapshotArg { path: "/s/two.snapshot".into(), collection: "two".into() },
+                SnapshotArg {
+                    path: "/s/one.snapshot".into(),
+                    collection: "one".into()
+                },
+                SnapshotArg {
+                    path: "/s/two.snapshot".into(),
+                    collection: "two".into()
+                },
             ]
         );
         // Everything except --config-path and --disable-telemetry changes nothing on a
@@ -274,15 +294,25 @@ mod tests {
         // The collection is after the last colon, so a path may hold colons.
         assert_eq!(
             parse_snapshot("C:/snaps/x.snapshot:col"),
-            Ok(SnapshotArg { path: "C:/snaps/x.snapshot".into(), collection: "col".into() })
+            Ok(SnapshotArg {
+                path: "C:/snaps/x.snapshot".into(),
+                collection: "col".into()
+            })
         );
     }
 
     #[test]
     fn version_flag_works_everywhere() {
-        for args in [&["osprey", "--version"][..], &["osprey", "serve", "--version"]] {
+        for args in [
+            &["osprey", "--version"][..],
+            &["osprey", "serve", "--version"],
+        ] {
             let err = Cli::try_parse_from(args).unwrap_err();
-            assert_eq!(err.kind(), clap::error::ErrorKind::DisplayVersion, "{args:?}");
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::DisplayVersion,
+                "{args:?}"
+            );
         }
         assert!(LONG_VERSION.contains(QDRANT_API_VERSION));
     }
@@ -294,7 +324,11 @@ mod tests {
 
     #[test]
     fn no_warnings_for_honoured_flags() {
-        let args = ServeArgs { config_path: Some("c.yaml".into()), disable_telemetry: true, ..ServeArgs::default() };
+        let args = ServeArgs {
+            config_path: Some("c.yaml".into()),
+            disable_telemetry: true,
+            ..ServeArgs::default()
+        };
         assert!(args.ignored_flag_warnings().is_empty());
     }
 }

@@ -54,8 +54,15 @@ async fn serve(settings: Settings) -> Result<()> {
 
     let listener = TcpListener::bind((service.host.as_str(), service.http_port))
         .await
-        .with_context(|| format!("binding the REST listener to {}:{}", service.host, service.http_port))?;
-    let local = listener.local_addr().context("reading the REST listener's address")?;
+        .with_context(|| {
+            format!(
+                "binding the REST listener to {}:{}",
+                service.host, service.http_port
+            )
+        })?;
+    let local = listener
+        .local_addr()
+        .context("reading the REST listener's address")?;
 
     let plan = {
         let mut stdout = std::io::stdout().lock();
@@ -66,10 +73,13 @@ async fn serve(settings: Settings) -> Result<()> {
     let router = wiring::rest_router(storage.clone(), auth, &settings);
 
     tracing::info!("REST API listening on http://{local}");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serving REST")?;
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serving REST")?;
 
     tracing::info!("stopped accepting requests; flushing storage");
     wiring::close_storage(&storage)?;
@@ -83,11 +93,15 @@ fn init_tracing(log_level: &str) {
     let mut problem = None;
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => EnvFilter::try_new(&spec).unwrap_or_else(|e| {
-            problem = Some(format!("RUST_LOG is not a valid filter ({e}); logging at info"));
+            problem = Some(format!(
+                "RUST_LOG is not a valid filter ({e}); logging at info"
+            ));
             EnvFilter::new("info")
         }),
         _ => EnvFilter::try_new(log_level).unwrap_or_else(|e| {
-            problem = Some(format!("log_level `{log_level}` is not a valid filter ({e}); logging at info"));
+            problem = Some(format!(
+                "log_level `{log_level}` is not a valid filter ({e}); logging at info"
+            ));
             EnvFilter::new("info")
         }),
     };
@@ -132,7 +146,8 @@ fn warn_if_keys_travel_in_clear(settings: &Settings, mode: AuthMode) {
 
 fn is_loopback(host: &str) -> bool {
     let host = host.trim().trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost") || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn shutdown_signal() {
@@ -163,32 +178,38 @@ async fn shutdown_signal() {
     }
 }
 
-/// The three seams to the other crates, kept small so each is one call.
+/// The seams to the other crates, one small function each.
 mod wiring {
     use super::*;
 
-    pub(super) type Storage = PendingEngine;
+    use osprey_engine::{Storage, StorageConfig};
 
-    /// Placeholder until `osprey_engine` exports `Storage`.
-    pub(super) struct PendingEngine;
-
-    impl MetaStore for PendingEngine {
-        fn meta_get(&self, _key: &str) -> Result<Option<Vec<u8>>> {
-            bail!("the storage engine is not wired in yet")
+    impl MetaStore for Storage {
+        fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+            Ok(Storage::meta_get(self, key)?)
         }
 
-        fn meta_put(&self, _key: &str, _value: &[u8]) -> Result<()> {
-            bail!("the storage engine is not wired in yet")
+        fn meta_put(&self, key: &str, value: &[u8]) -> Result<()> {
+            Ok(Storage::meta_put(self, key, value)?)
         }
     }
 
     pub(super) fn open_storage(settings: &Settings) -> Result<Arc<Storage>> {
-        let _ = (&settings.storage.storage_path, &settings.storage.snapshots_path);
-        bail!("the storage engine is not wired in yet")
+        let storage = &settings.storage;
+        tracing::info!(
+            "opening storage at {} (snapshots in {})",
+            storage.storage_path.display(),
+            storage.snapshots_path.display()
+        );
+        Storage::open(StorageConfig {
+            storage_path: storage.storage_path.clone(),
+            snapshots_path: storage.snapshots_path.clone(),
+        })
+        .with_context(|| format!("opening storage at {}", storage.storage_path.display()))
     }
 
-    pub(super) fn close_storage(_storage: &Storage) -> Result<()> {
-        Ok(())
+    pub(super) fn close_storage(storage: &Storage) -> Result<()> {
+        storage.flush_all().context("flushing storage on shutdown")
     }
 
     pub(super) fn authenticator(plan: AuthPlan) -> Result<Arc<osprey_auth::Authenticator>> {
@@ -213,15 +234,23 @@ mod wiring {
     }
 
     pub(super) fn rest_router(
-        _storage: Arc<Storage>,
-        _auth: Arc<osprey_auth::Authenticator>,
+        storage: Arc<Storage>,
+        auth: Arc<osprey_auth::Authenticator>,
         settings: &Settings,
     ) -> axum::Router {
-        let _ = (settings.service.max_request_size_mb, settings.service.enable_cors, commit());
-        axum::Router::new()
+        osprey_rest::router(osprey_rest::RestContext {
+            storage,
+            auth,
+            options: osprey_rest::RestOptions {
+                max_request_size_mb: settings.service.max_request_size_mb,
+                enable_cors: settings.service.enable_cors,
+                commit: commit(),
+            },
+        })
     }
 
-    /// Build-time commit id, as Qdrant reports it in `GET /`.
+    /// Build-time commit id (`GIT_COMMIT_ID=$(git rev-parse HEAD) cargo build`), as
+    /// Qdrant reports it in `GET /`.
     fn commit() -> Option<String> {
         option_env!("GIT_COMMIT_ID").map(str::to_owned)
     }
@@ -233,7 +262,14 @@ mod tests {
 
     #[test]
     fn loopback_hosts() {
-        for host in ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost", "LOCALHOST"] {
+        for host in [
+            "127.0.0.1",
+            "127.1.2.3",
+            "::1",
+            "[::1]",
+            "localhost",
+            "LOCALHOST",
+        ] {
             assert!(is_loopback(host), "{host}");
         }
         for host in ["0.0.0.0", "::", "10.0.0.1", "example.com", "192.168.1.2"] {

@@ -118,12 +118,16 @@ impl ServiceConfig {
 
     /// True when any of the three static keys is configured (blank ones do not count).
     pub fn has_configured_keys(&self) -> bool {
-        self.api_key().is_some() || self.alt_api_key().is_some() || self.read_only_api_key().is_some()
+        self.api_key().is_some()
+            || self.alt_api_key().is_some()
+            || self.read_only_api_key().is_some()
     }
 }
 
 fn non_blank(key: &Option<Secret>) -> Option<&str> {
-    key.as_ref().map(Secret::expose).filter(|k| !k.trim().is_empty())
+    key.as_ref()
+        .map(Secret::expose)
+        .filter(|k| !k.trim().is_empty())
 }
 
 /// `storage.*`.
@@ -207,7 +211,11 @@ where
         type Value = Option<T>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            write!(f, "a non-negative integer up to {}, or null", std::any::type_name::<T>())
+            write!(
+                f,
+                "a non-negative integer up to {}, or null",
+                std::any::type_name::<T>()
+            )
         }
 
         fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -237,7 +245,11 @@ where
 
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
             let t = v.trim();
-            if t.is_empty() || ["null", "none", "~"].iter().any(|n| t.eq_ignore_ascii_case(n)) {
+            if t.is_empty()
+                || ["null", "none", "~"]
+                    .iter()
+                    .any(|n| t.eq_ignore_ascii_case(n))
+            {
                 return Ok(None);
             }
             match t.parse::<u64>() {
@@ -273,7 +285,12 @@ impl Sources {
             .ok()
             .filter(|m| !m.trim().is_empty())
             .unwrap_or_else(|| DEFAULT_RUN_MODE.to_owned());
-        Self { config_dir: PathBuf::from(DEFAULT_CONFIG_DIR), run_mode, config_path, env: None }
+        Self {
+            config_dir: PathBuf::from(DEFAULT_CONFIG_DIR),
+            run_mode,
+            config_path,
+            env: None,
+        }
     }
 }
 
@@ -293,15 +310,24 @@ pub enum NoteLevel {
 
 impl Note {
     fn info(message: impl Into<String>) -> Self {
-        Self { level: NoteLevel::Info, message: message.into() }
+        Self {
+            level: NoteLevel::Info,
+            message: message.into(),
+        }
     }
 
     fn warn(message: impl Into<String>) -> Self {
-        Self { level: NoteLevel::Warn, message: message.into() }
+        Self {
+            level: NoteLevel::Warn,
+            message: message.into(),
+        }
     }
 
     fn error(message: impl Into<String>) -> Self {
-        Self { level: NoteLevel::Error, message: message.into() }
+        Self {
+            level: NoteLevel::Error,
+            message: message.into(),
+        }
     }
 
     pub fn emit(&self) {
@@ -336,7 +362,10 @@ pub fn load(sources: &Sources) -> Result<Loaded> {
         let base = sources.config_dir.join(stem);
         match find_config_file(&base)? {
             Some(path) => {
-                notes.push(Note::info(format!("configuration read from {}", path.display())));
+                notes.push(Note::info(format!(
+                    "configuration read from {}",
+                    path.display()
+                )));
                 builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Yaml));
             }
             None if warn_if_missing => notes.push(Note::warn(format!(
@@ -350,7 +379,10 @@ pub fn load(sources: &Sources) -> Result<Loaded> {
     if let Some(config_path) = &sources.config_path {
         match find_config_file(config_path)? {
             Some(path) => {
-                notes.push(Note::info(format!("configuration read from {}", path.display())));
+                notes.push(Note::info(format!(
+                    "configuration read from {}",
+                    path.display()
+                )));
                 builder = builder.add_source(File::from(path.as_path()).format(FileFormat::Yaml));
             }
             // Qdrant logs this as an error and carries on; so do we.
@@ -362,7 +394,9 @@ pub fn load(sources: &Sources) -> Result<Loaded> {
     }
 
     builder = builder.add_source(
-        Environment::with_prefix(ENV_PREFIX).separator(ENV_SEPARATOR).source(sources.env.clone()),
+        Environment::with_prefix(ENV_PREFIX)
+            .separator(ENV_SEPARATOR)
+            .source(sources.env.clone()),
     );
 
     let config = builder.build().context("reading the configuration")?;
@@ -383,7 +417,10 @@ pub fn load(sources: &Sources) -> Result<Loaded> {
 fn find_config_file(base: &Path) -> Result<Option<PathBuf>> {
     if base.is_file() {
         let ext = base.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if EXTENSIONS.iter().any(|known| known.eq_ignore_ascii_case(ext)) {
+        if EXTENSIONS
+            .iter()
+            .any(|known| known.eq_ignore_ascii_case(ext))
+        {
             return Ok(Some(base.to_path_buf()));
         }
         bail!(
@@ -420,8 +457,11 @@ fn unused_key_notes(tree: &serde_json::Value, settings: &Settings) -> Result<Vec
     for key in present {
         let used = known.iter().any(|k| {
             *k == key
-                || key.strip_prefix(k.as_str()).is_some_and(|rest| rest.starts_with('.'))
-                || k.strip_prefix(key.as_str()).is_some_and(|rest| rest.starts_with('.'))
+                || key
+                    .strip_prefix(k.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
+                || k.strip_prefix(key.as_str())
+                    .is_some_and(|rest| rest.starts_with('.'))
         });
         if used {
             continue;
@@ -441,7 +481,11 @@ fn leaf_paths(value: &serde_json::Value, prefix: &str, out: &mut BTreeSet<String
     match value {
         serde_json::Value::Object(map) if !map.is_empty() => {
             for (k, v) in map {
-                let path = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                let path = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
                 leaf_paths(v, &path, out);
             }
         }
@@ -541,7 +585,12 @@ mod tests {
         fn new() -> Self {
             let dir = tempfile::tempdir().unwrap();
             std::fs::create_dir(dir.path().join("config")).unwrap();
-            Self { dir, run_mode: "development".into(), config_path: None, env: HashMap::new() }
+            Self {
+                dir,
+                run_mode: "development".into(),
+                config_path: None,
+                env: HashMap::new(),
+            }
         }
 
         fn file(&self, relative: &str, text: &str) -> PathBuf {
@@ -627,16 +676,32 @@ mod tests {
             "config/config.yaml",
             "service:\n  http_port: 7001\n  host: 10.0.0.1\n  api_key: from-config\nstorage:\n  storage_path: /a\n  snapshots_path: /snap-a\n",
         );
-        f.file("config/development.yaml", "service:\n  http_port: 7002\nstorage:\n  storage_path: /b\n");
+        f.file(
+            "config/development.yaml",
+            "service:\n  http_port: 7002\nstorage:\n  storage_path: /b\n",
+        );
         f.file("config/production.yaml", "service:\n  http_port: 9999\n");
         f.file("config/local.yaml", "service:\n  http_port: 7003\n");
-        f.config_path = Some(f.file("custom.yaml", "service:\n  http_port: 7004\n  api_key: from-custom\n"));
+        f.config_path = Some(f.file(
+            "custom.yaml",
+            "service:\n  http_port: 7004\n  api_key: from-custom\n",
+        ));
 
         let s = f.load().settings;
-        assert_eq!(s.service.http_port, 7004, "--config-path beats config/local");
+        assert_eq!(
+            s.service.http_port, 7004,
+            "--config-path beats config/local"
+        );
         assert_eq!(s.service.api_key(), Some("from-custom"));
-        assert_eq!(s.service.host, "10.0.0.1", "untouched keys survive from config/config");
-        assert_eq!(s.storage.storage_path, PathBuf::from("/b"), "RUN_MODE file beats config/config");
+        assert_eq!(
+            s.service.host, "10.0.0.1",
+            "untouched keys survive from config/config"
+        );
+        assert_eq!(
+            s.storage.storage_path,
+            PathBuf::from("/b"),
+            "RUN_MODE file beats config/config"
+        );
         assert_eq!(s.storage.snapshots_path, PathBuf::from("/snap-a"));
 
         let f = f
@@ -659,14 +724,20 @@ mod tests {
     #[test]
     fn json_config_file_is_read_and_toml_is_refused() {
         let mut f = Fixture::new();
-        f.config_path = Some(f.file("custom.json", r#"{"service": {"http_port": 7020, "enable_cors": false}}"#));
+        f.config_path = Some(f.file(
+            "custom.json",
+            r#"{"service": {"http_port": 7020, "enable_cors": false}}"#,
+        ));
         let s = f.load().settings;
         assert_eq!(s.service.http_port, 7020);
         assert!(!s.service.enable_cors);
 
         f.config_path = Some(f.file("custom.toml", "[service]\nhttp_port = 7021\n"));
         let err = load(&f.sources()).unwrap_err();
-        assert!(format!("{err:#}").contains("not of a supported format"), "{err:#}");
+        assert!(
+            format!("{err:#}").contains("not of a supported format"),
+            "{err:#}"
+        );
     }
 
     #[test]
@@ -683,8 +754,9 @@ mod tests {
         f.config_path = Some(f.dir.path().join("nope.yaml"));
         let loaded = f.load();
         assert_eq!(loaded.settings.service.http_port, 6333);
-        assert!(loaded.notes.iter().any(|n| n.level == NoteLevel::Error
-            && n.message.contains("--config-path is not found")));
+        assert!(loaded.notes.iter().any(
+            |n| n.level == NoteLevel::Error && n.message.contains("--config-path is not found")
+        ));
     }
 
     #[test]
@@ -754,7 +826,11 @@ mod tests {
             ("QDRANT__SERVICE__JWT_RBAC", "maybe"),
         ] {
             let err = load(&Fixture::new().env(var, value).sources()).unwrap_err();
-            let key = var.strip_prefix("QDRANT__").unwrap().replace("__", ".").to_lowercase();
+            let key = var
+                .strip_prefix("QDRANT__")
+                .unwrap()
+                .replace("__", ".")
+                .to_lowercase();
             let text = format!("{err:#}");
             assert!(text.contains(&key), "{var}={value}: {text}");
         }
@@ -763,10 +839,19 @@ mod tests {
     #[test]
     fn grpc_port_can_be_switched_off() {
         for value in ["null", "NULL", "", "none"] {
-            let s = Fixture::new().env("QDRANT__SERVICE__GRPC_PORT", value).load().settings;
-            assert_eq!(s.service.grpc_port, None, "QDRANT__SERVICE__GRPC_PORT={value:?}");
+            let s = Fixture::new()
+                .env("QDRANT__SERVICE__GRPC_PORT", value)
+                .load()
+                .settings;
+            assert_eq!(
+                s.service.grpc_port, None,
+                "QDRANT__SERVICE__GRPC_PORT={value:?}"
+            );
         }
-        let s = Fixture::new().env("QDRANT__SERVICE__GRPC_PORT", "6000").load().settings;
+        let s = Fixture::new()
+            .env("QDRANT__SERVICE__GRPC_PORT", "6000")
+            .load()
+            .settings;
         assert_eq!(s.service.grpc_port, Some(6000));
 
         let f = Fixture::new();
@@ -833,14 +918,20 @@ mod tests {
 
     #[test]
     fn a_typo_in_a_known_key_is_a_warning_with_a_suggestion() {
-        let loaded = Fixture::new().env("QDRANT__SERVICE__API_KYE", "oops-secret").load();
+        let loaded = Fixture::new()
+            .env("QDRANT__SERVICE__API_KYE", "oops-secret")
+            .load();
         let note = loaded
             .notes
             .iter()
             .find(|n| n.message.contains("service.api_kye"))
             .expect("typo reported");
         assert_eq!(note.level, NoteLevel::Warn);
-        assert!(note.message.contains("did you mean service.api_key?"), "{}", note.message);
+        assert!(
+            note.message.contains("did you mean service.api_key?"),
+            "{}",
+            note.message
+        );
         assert!(!note.message.contains("oops-secret"));
         assert!(loaded.settings.service.api_key.is_none());
     }
@@ -856,9 +947,17 @@ mod tests {
         assert_eq!(s.api_key(), None, "... but blank counts as unset");
         assert_eq!(s.read_only_api_key(), None);
         assert!(!s.has_configured_keys());
-        let errors: Vec<_> = loaded.notes.iter().filter(|n| n.level == NoteLevel::Error).collect();
+        let errors: Vec<_> = loaded
+            .notes
+            .iter()
+            .filter(|n| n.level == NoteLevel::Error)
+            .collect();
         assert_eq!(errors.len(), 2, "{errors:?}");
-        assert!(errors[0].message.contains("service.api_key is set but empty or blank"));
+        assert!(
+            errors[0]
+                .message
+                .contains("service.api_key is set but empty or blank")
+        );
     }
 
     #[test]
@@ -882,7 +981,10 @@ mod tests {
         // config/config.yaml at the repository root documents the keys; it must stay loadable
         // and must not introduce keys Osprey would report as unused.
         let f = Fixture::new();
-        f.file("config/config.yaml", include_str!("../../../config/config.yaml"));
+        f.file(
+            "config/config.yaml",
+            include_str!("../../../config/config.yaml"),
+        );
         let loaded = f.load();
         assert_eq!(unused(&loaded.notes), Vec::<String>::new());
         assert!(!loaded.settings.service.has_configured_keys());

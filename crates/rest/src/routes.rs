@@ -255,12 +255,12 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add(
             "PUT",
             "/collections/{collection_name}/vectors/{vector_name}",
-            todo,
+            points::create_vector_name,
         )
         .add(
             "DELETE",
             "/collections/{collection_name}/vectors/{vector_name}",
-            todo,
+            points::delete_vector_name,
         )
         .add(
             "PUT",

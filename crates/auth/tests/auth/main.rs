@@ -6,5 +6,6 @@ mod failures;
 mod headers;
 mod keys;
 mod properties;
+mod resolver;
 mod support;
 mod table;

@@ -26,7 +26,10 @@ async fn aliases(server: &TestServer, path: &str) -> Vec<(String, String)> {
         .map(|a| {
             (
                 a["alias_name"].as_str().expect("alias_name").to_string(),
-                a["collection_name"].as_str().expect("collection_name").to_string(),
+                a["collection_name"]
+                    .as_str()
+                    .expect("collection_name")
+                    .to_string(),
             )
         })
         .collect();
@@ -52,14 +55,20 @@ async fn alias_routes_reads_and_writes_to_its_collection() {
         .await;
     assert_eq!(r.ok(), &json!(true), "{}", r.describe());
     assert_eq!(aliases(&server, "/aliases").await, vec![pair("live", "v1")]);
-    assert_eq!(aliases(&server, "/collections/v1/aliases").await, vec![pair("live", "v1")]);
+    assert_eq!(
+        aliases(&server, "/collections/v1/aliases").await,
+        vec![pair("live", "v1")]
+    );
     assert_eq!(aliases(&server, "/collections/v2/aliases").await, vec![]);
 
     let r = server.get("/collections/live").await;
     assert_eq!(r.ok()["points_count"], 3, "{}", r.describe());
     assert_eq!(server.count("live", None).await, 3);
     let r = server
-        .post("/collections/live/points/search", &json!({"vector": [0.0, 1.0], "limit": 1, "with_payload": true}))
+        .post(
+            "/collections/live/points/search",
+            &json!({"vector": [0.0, 1.0], "limit": 1, "with_payload": true}),
+        )
         .await;
     assert_eq!(r.ok()[0]["payload"]["from"], "v1", "{}", r.describe());
     let r = server.get("/collections/live/points/2").await;
@@ -68,9 +77,16 @@ async fn alias_routes_reads_and_writes_to_its_collection() {
     assert_eq!(r.ok(), &json!({"exists": true}), "{}", r.describe());
 
     server
-        .upsert("live", &json!({"points": [{"id": 100, "vector": [1.0, 1.0], "payload": {"via": "alias"}}]}))
+        .upsert(
+            "live",
+            &json!({"points": [{"id": 100, "vector": [1.0, 1.0], "payload": {"via": "alias"}}]}),
+        )
         .await;
-    assert_eq!(server.count("v1", None).await, 4, "a write through the alias lands in v1");
+    assert_eq!(
+        server.count("v1", None).await,
+        4,
+        "a write through the alias lands in v1"
+    );
     assert_eq!(server.count("v2", None).await, 5);
 }
 
@@ -99,7 +115,11 @@ async fn alias_swap_and_rename() {
         )
         .await;
     assert_eq!(r.ok(), &json!(true), "{}", r.describe());
-    assert_eq!(server.count("live", None).await, 5, "the alias now routes to v2");
+    assert_eq!(
+        server.count("live", None).await,
+        5,
+        "the alias now routes to v2"
+    );
     assert_eq!(aliases(&server, "/aliases").await, vec![pair("live", "v2")]);
     assert_eq!(aliases(&server, "/collections/v1/aliases").await, vec![]);
 
@@ -123,7 +143,11 @@ async fn alias_swap_and_rename() {
     r.ok();
     assert_eq!(aliases(&server, "/aliases").await, vec![]);
     server.get("/collections/prod").await.err(404);
-    assert_eq!(server.count("v2", None).await, 5, "deleting an alias keeps the collection");
+    assert_eq!(
+        server.count("v2", None).await,
+        5,
+        "deleting an alias keeps the collection"
+    );
 }
 
 /// Issue 2: all actions of one alias request are atomic. A request whose second
@@ -143,7 +167,11 @@ async fn failing_alias_request_applies_nothing() {
         .await;
     let message = r.err_4xx();
     assert!(message.contains("does_not_exist"), "{message}");
-    assert_eq!(aliases(&server, "/aliases").await, vec![], "no half-applied alias change");
+    assert_eq!(
+        aliases(&server, "/aliases").await,
+        vec![],
+        "no half-applied alias change"
+    );
     server.get("/collections/first").await.err(404);
 
     // A lone alias to a missing collection is a 404 naming it.

@@ -25,10 +25,26 @@ async fn with_collection() -> TestServer {
 async fn malformed_json_is_a_400() {
     let server = with_collection().await;
     let cases: [(Method, &str, &str); 5] = [
-        (Method::PUT, "/collections/ok/points?wait=true", r#"{"points": ["#),
-        (Method::POST, "/collections/ok/points/search", "not json at all"),
-        (Method::PUT, "/collections/new_one", r#"{"vectors": {"size": 4, "distance": "Dot"}"#),
-        (Method::POST, "/collections/ok/points/count", r#"{"filter": {"must": [}"#),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            r#"{"points": ["#,
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/search",
+            "not json at all",
+        ),
+        (
+            Method::PUT,
+            "/collections/new_one",
+            r#"{"vectors": {"size": 4, "distance": "Dot"}"#,
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/count",
+            r#"{"filter": {"must": [}"#,
+        ),
         (Method::PUT, "/collections/new_one", ""),
     ];
     for (method, path, body) in cases {
@@ -37,7 +53,9 @@ async fn malformed_json_is_a_400() {
             .await;
         let message = r.err(400);
         assert!(
-            message.to_lowercase().contains("json") || message.contains("EOF") || message.contains("expected"),
+            message.to_lowercase().contains("json")
+                || message.contains("EOF")
+                || message.contains("expected"),
             "the message must say the body is not valid JSON: {}",
             r.describe()
         );
@@ -52,29 +70,117 @@ async fn malformed_json_is_a_400() {
 async fn wrong_types_and_invalid_values_are_rejected() {
     let server = with_collection().await;
     let cases: Vec<(Method, &str, Value)> = vec![
-        (Method::PUT, "/collections/t", json!({"vectors": {"size": "four", "distance": "Dot"}})),
-        (Method::PUT, "/collections/t", json!({"vectors": {"size": 4, "distance": "Cosinus"}})),
-        (Method::PUT, "/collections/t", json!({"vectors": {"size": 0, "distance": "Dot"}})),
-        (Method::PUT, "/collections/t", json!({"vectors": {"size": -4, "distance": "Dot"}})),
+        (
+            Method::PUT,
+            "/collections/t",
+            json!({"vectors": {"size": "four", "distance": "Dot"}}),
+        ),
+        (
+            Method::PUT,
+            "/collections/t",
+            json!({"vectors": {"size": 4, "distance": "Cosinus"}}),
+        ),
+        (
+            Method::PUT,
+            "/collections/t",
+            json!({"vectors": {"size": 0, "distance": "Dot"}}),
+        ),
+        (
+            Method::PUT,
+            "/collections/t",
+            json!({"vectors": {"size": -4, "distance": "Dot"}}),
+        ),
         (Method::PUT, "/collections/t", json!({"vectors": []})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": [{"id": "not-a-uuid", "vector": [1, 2, 3, 4]}]})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": [{"id": -1, "vector": [1, 2, 3, 4]}]})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": [{"id": 1.5, "vector": [1, 2, 3, 4]}]})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": [{"id": 2, "vector": "abcd"}]})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": [{"id": 2, "vector": [1, 2, null, 4]}]})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": {"id": 2, "vector": [1, 2, 3, 4]}})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"points": [{"id": 2, "vector": [1, 2, 3, 4], "payload": [1, 2]}]})),
-        (Method::PUT, "/collections/ok/points?wait=true", json!({"batch": {"ids": [2, 3], "vectors": [[1, 2, 3, 4]]}})),
-        (Method::POST, "/collections/ok/points/search", json!({"vector": [1, 2, 3, 4], "limit": -1})),
-        (Method::POST, "/collections/ok/points/search", json!({"vector": [1, 2, 3, 4], "limit": "ten"})),
-        (Method::POST, "/collections/ok/points/search", json!({"vector": [1, 2, 3, 4]})),
-        (Method::POST, "/collections/ok/points/query", json!({"query": "not a vector or id", "limit": 3})),
-        (Method::POST, "/collections/ok/points/count", json!({"filter": {"must": [{"key": "a", "range": {"gte": "x"}}]}})),
-        (Method::POST, "/collections/ok/points/count", json!({"filter": {"must": [{"key": "a", "match": {"value": {"nested": 1}}}]}})),
-        (Method::POST, "/collections/ok/points/scroll", json!({"limit": 0})),
-        (Method::POST, "/collections/ok/points/payload?wait=true", json!({"payload": [1, 2], "points": [1]})),
-        (Method::POST, "/collections/ok/points/delete?wait=true", json!({"points": "all"})),
-        (Method::POST, "/collections/aliases", json!({"actions": [{"bogus_action": {"alias_name": "x"}}]})),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": [{"id": "not-a-uuid", "vector": [1, 2, 3, 4]}]}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": [{"id": -1, "vector": [1, 2, 3, 4]}]}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": [{"id": 1.5, "vector": [1, 2, 3, 4]}]}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": [{"id": 2, "vector": "abcd"}]}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": [{"id": 2, "vector": [1, 2, null, 4]}]}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": {"id": 2, "vector": [1, 2, 3, 4]}}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"points": [{"id": 2, "vector": [1, 2, 3, 4], "payload": [1, 2]}]}),
+        ),
+        (
+            Method::PUT,
+            "/collections/ok/points?wait=true",
+            json!({"batch": {"ids": [2, 3], "vectors": [[1, 2, 3, 4]]}}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/search",
+            json!({"vector": [1, 2, 3, 4], "limit": -1}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/search",
+            json!({"vector": [1, 2, 3, 4], "limit": "ten"}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/search",
+            json!({"vector": [1, 2, 3, 4]}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/query",
+            json!({"query": "not a vector or id", "limit": 3}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/count",
+            json!({"filter": {"must": [{"key": "a", "range": {"gte": "x"}}]}}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/count",
+            json!({"filter": {"must": [{"key": "a", "match": {"value": {"nested": 1}}}]}}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/scroll",
+            json!({"limit": 0}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/payload?wait=true",
+            json!({"payload": [1, 2], "points": [1]}),
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/delete?wait=true",
+            json!({"points": "all"}),
+        ),
+        (
+            Method::POST,
+            "/collections/aliases",
+            json!({"actions": [{"bogus_action": {"alias_name": "x"}}]}),
+        ),
     ];
     for (method, path, body) in cases {
         let r = server.req(method, path, Some(&body)).await;
@@ -83,7 +189,11 @@ async fn wrong_types_and_invalid_values_are_rejected() {
     server.get("/collections/t").await.err(404);
     let r = server.get("/collections/ok/points/not-an-id").await;
     r.err(400);
-    assert_eq!(server.count("ok", None).await, 1, "no rejected request wrote anything");
+    assert_eq!(
+        server.count("ok", None).await,
+        1,
+        "no rejected request wrote anything"
+    );
     let r = server.get("/collections/ok/points/1").await;
     assert_eq!(r.ok()["payload"], json!({"a": 1}));
 }
@@ -122,7 +232,11 @@ async fn unknown_fields_follow_qdrant() {
         )
         .await;
     r.err_in(&[400, 422]);
-    assert_eq!(server.count("ok", None).await, 1, "a misspelt filter must not delete everything");
+    assert_eq!(
+        server.count("ok", None).await,
+        1,
+        "a misspelt filter must not delete everything"
+    );
 }
 
 /// Qdrant accepts request bodies up to 32 MiB (`service.max_request_size_mb`):
@@ -153,9 +267,19 @@ async fn body_size_limit_is_qdrants_32_mib() {
 
     let (body, n) = make_body(12 << 20);
     let r = server
-        .req_bytes(Method::PUT, "/collections/big/points?wait=true", body, "application/json")
+        .req_bytes(
+            Method::PUT,
+            "/collections/big/points?wait=true",
+            body,
+            "application/json",
+        )
         .await;
-    assert_eq!(r.ok()["status"], "completed", "a 12 MiB upsert is within Qdrant's limit: {}", r.describe());
+    assert_eq!(
+        r.ok()["status"],
+        "completed",
+        "a 12 MiB upsert is within Qdrant's limit: {}",
+        r.describe()
+    );
     assert_eq!(server.count("big", None).await, n);
 
     let (body, _) = make_body(33 << 20);
@@ -170,7 +294,11 @@ async fn body_size_limit_is_qdrants_32_mib() {
         }
         Err(e) => panic!("a {len}-byte body must get a 4xx answer: {e}"),
     }
-    assert_eq!(server.count("big", None).await, n, "the oversized body wrote nothing");
+    assert_eq!(
+        server.count("big", None).await,
+        n,
+        "the oversized body wrote nothing"
+    );
     assert_eq!(server.get("/healthz").await.status, 200);
 }
 
@@ -186,11 +314,20 @@ async fn junk_never_causes_a_5xx_or_a_crash() {
         (Method::POST, "/collections/ok/points/delete?wait=true"),
         (Method::POST, "/collections/ok/points/batch?wait=true"),
         (Method::PUT, "/collections/ok/points/vectors?wait=true"),
-        (Method::POST, "/collections/ok/points/vectors/delete?wait=true"),
+        (
+            Method::POST,
+            "/collections/ok/points/vectors/delete?wait=true",
+        ),
         (Method::POST, "/collections/ok/points/payload?wait=true"),
         (Method::PUT, "/collections/ok/points/payload?wait=true"),
-        (Method::POST, "/collections/ok/points/payload/delete?wait=true"),
-        (Method::POST, "/collections/ok/points/payload/clear?wait=true"),
+        (
+            Method::POST,
+            "/collections/ok/points/payload/delete?wait=true",
+        ),
+        (
+            Method::POST,
+            "/collections/ok/points/payload/clear?wait=true",
+        ),
         (Method::POST, "/collections/ok/points/scroll"),
         (Method::POST, "/collections/ok/points/count"),
         (Method::POST, "/collections/ok/points/search"),
@@ -251,13 +388,72 @@ async fn junk_never_causes_a_5xx_or_a_crash() {
             fives.push(r.describe());
         }
     }
-    assert!(server.is_running(), "the server process died\n{}", server.log_tail());
-    assert!(fives.is_empty(), "5xx answers to client mistakes:\n{}", fives.join("\n"));
+    assert!(
+        server.is_running(),
+        "the server process died\n{}",
+        server.log_tail()
+    );
+    assert!(
+        fives.is_empty(),
+        "5xx answers to client mistakes:\n{}",
+        fives.join("\n")
+    );
     assert_eq!(server.get("/healthz").await.status, 200);
-    assert_eq!(server.count("ok", None).await, 1, "junk must not have written points");
+    assert_eq!(
+        server.count("ok", None).await,
+        1,
+        "junk must not have written points"
+    );
     // Still fully functional for real work.
     server
-        .upsert("ok", &json!({"points": [{"id": 2, "vector": [0.0, 0.0, 0.0, 1.0]}]}))
+        .upsert(
+            "ok",
+            &json!({"points": [{"id": 2, "vector": [0.0, 0.0, 0.0, 1.0]}]}),
+        )
         .await;
     assert_eq!(server.count("ok", None).await, 2);
+}
+
+/// Issue 2: a rejected request is never half-applied. A batch whose last
+/// operation is invalid, or a payload update naming one missing point, must
+/// leave every point exactly as it was.
+#[tokio::test]
+async fn rejected_requests_are_not_half_applied() {
+    let server = with_collection().await;
+    let r = server
+        .post(
+            "/collections/ok/points/batch?wait=true",
+            &json!({"operations": [
+                {"upsert": {"points": [{"id": 50, "vector": [1.0, 1.0, 1.0, 1.0]}]}},
+                {"set_payload": {"payload": {"touched": true}, "points": [1]}},
+                {"upsert": {"points": [{"id": 51, "vector": [1.0, 1.0]}]}}
+            ]}),
+        )
+        .await;
+    r.err_4xx();
+    assert_eq!(
+        server.count("ok", None).await,
+        1,
+        "the batch's first upsert must not stay"
+    );
+    let r = server.get("/collections/ok/points/1").await;
+    assert_eq!(
+        r.ok()["payload"],
+        json!({"a": 1}),
+        "the batch's payload change must not stay"
+    );
+
+    let r = server
+        .post(
+            "/collections/ok/points/payload?wait=true",
+            &json!({"payload": {"touched": true}, "points": [1, 404]}),
+        )
+        .await;
+    r.err(404);
+    let r = server.get("/collections/ok/points/1").await;
+    assert_eq!(
+        r.ok()["payload"],
+        json!({"a": 1}),
+        "payload set on a partly missing id list"
+    );
 }

@@ -36,16 +36,33 @@ async fn create_unnamed_vector_collection_and_read_its_info() {
     assert_eq!(info["payload_schema"], json!({}), "{}", r.describe());
     let config = &info["config"];
     assert_eq!(config["params"]["vectors"]["size"], 4, "{}", r.describe());
-    assert_eq!(config["params"]["vectors"]["distance"], "Cosine", "{}", r.describe());
-    assert_eq!(config["hnsw_config"]["m"], 32, "hnsw params are stored: {}", r.describe());
-    assert_eq!(config["hnsw_config"]["ef_construct"], 123, "{}", r.describe());
     assert_eq!(
-        config["optimizer_config"]["indexing_threshold"], 5000,
+        config["params"]["vectors"]["distance"],
+        "Cosine",
+        "{}",
+        r.describe()
+    );
+    assert_eq!(
+        config["hnsw_config"]["m"],
+        32,
+        "hnsw params are stored: {}",
+        r.describe()
+    );
+    assert_eq!(
+        config["hnsw_config"]["ef_construct"],
+        123,
+        "{}",
+        r.describe()
+    );
+    assert_eq!(
+        config["optimizer_config"]["indexing_threshold"],
+        5000,
         "optimizer params are stored: {}",
         r.describe()
     );
     assert_eq!(
-        config["wal_config"]["wal_capacity_mb"], 16,
+        config["wal_config"]["wal_capacity_mb"],
+        16,
         "wal params are stored: {}",
         r.describe()
     );
@@ -76,7 +93,12 @@ async fn create_named_vectors_with_every_distance() {
         ("geo", 2, "Manhattan"),
     ] {
         assert_eq!(vectors[name]["size"], size, "{name}: {}", r.describe());
-        assert_eq!(vectors[name]["distance"], distance, "{name}: {}", r.describe());
+        assert_eq!(
+            vectors[name]["distance"],
+            distance,
+            "{name}: {}",
+            r.describe()
+        );
     }
 }
 
@@ -106,7 +128,12 @@ async fn list_exists_and_delete() {
     let r = server.get("/collections/alpha/exists").await;
     assert_eq!(r.ok(), &json!({"exists": true}), "{}", r.describe());
     let r = server.get("/collections/gamma/exists").await;
-    assert_eq!(r.ok(), &json!({"exists": false}), "missing is not an error: {}", r.describe());
+    assert_eq!(
+        r.ok(),
+        &json!({"exists": false}),
+        "missing is not an error: {}",
+        r.describe()
+    );
 
     let r = server.delete("/collections/alpha").await;
     assert_eq!(r.ok(), &json!(true), "{}", r.describe());
@@ -124,7 +151,12 @@ async fn list_exists_and_delete() {
     let r = server.get("/collections/alpha").await;
     let info = r.ok();
     assert_eq!(info["points_count"], 0, "{}", r.describe());
-    assert_eq!(info["config"]["params"]["vectors"]["size"], 3, "{}", r.describe());
+    assert_eq!(
+        info["config"]["params"]["vectors"]["size"],
+        3,
+        "{}",
+        r.describe()
+    );
 }
 
 /// PATCH changes parameters in place; the change must show in the info and the
@@ -136,7 +168,10 @@ async fn patch_updates_parameters_and_keeps_points() {
         .create_collection("tune", &json!({"vectors": {"size": 2, "distance": "Dot"}}))
         .await;
     server
-        .upsert("tune", &json!({"points": [{"id": 1, "vector": [1.0, 2.0], "payload": {"k": 1}}]}))
+        .upsert(
+            "tune",
+            &json!({"points": [{"id": 1, "vector": [1.0, 2.0], "payload": {"k": 1}}]}),
+        )
         .await;
     let r = server
         .patch(
@@ -151,7 +186,8 @@ async fn patch_updates_parameters_and_keeps_points() {
     let r = server.get("/collections/tune").await;
     let info = r.ok();
     assert_eq!(
-        info["config"]["optimizer_config"]["indexing_threshold"], 10000,
+        info["config"]["optimizer_config"]["indexing_threshold"],
+        10000,
         "{}",
         r.describe()
     );
@@ -159,7 +195,10 @@ async fn patch_updates_parameters_and_keeps_points() {
     assert_eq!(info["points_count"], 1, "{}", r.describe());
 
     let r = server
-        .patch("/collections/missing", &json!({"optimizers_config": {"indexing_threshold": 1}}))
+        .patch(
+            "/collections/missing",
+            &json!({"optimizers_config": {"indexing_threshold": 1}}),
+        )
         .await;
     r.err(404);
 }
@@ -179,14 +218,22 @@ async fn duplicate_create_is_rejected_and_changes_nothing() {
         )
         .await;
     let r = server
-        .put("/collections/once", &json!({"vectors": {"size": 8, "distance": "Cosine"}}))
+        .put(
+            "/collections/once",
+            &json!({"vectors": {"size": 8, "distance": "Cosine"}}),
+        )
         .await;
     // Qdrant answers 400 `Wrong input: Collection `once` already exists!`.
     let message = r.err_in(&[400, 409]);
     assert!(message.contains("already exists"), "{message}");
     let r = server.get("/collections/once").await;
     let info = r.ok();
-    assert_eq!(info["config"]["params"]["vectors"]["size"], 4, "{}", r.describe());
+    assert_eq!(
+        info["config"]["params"]["vectors"]["size"],
+        4,
+        "{}",
+        r.describe()
+    );
     assert_eq!(info["points_count"], 1, "{}", r.describe());
 }
 
@@ -225,12 +272,18 @@ async fn invalid_names_are_rejected() {
     );
     let mut stray = Vec::new();
     walk(server.dir(), &mut |path| {
-        let name = path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default();
         if ["a", "b", "escape", long.as_str()].contains(&name.as_str()) {
             stray.push(path.display().to_string());
         }
     });
-    assert!(stray.is_empty(), "invalid names reached the disk: {stray:?}");
+    assert!(
+        stray.is_empty(),
+        "invalid names reached the disk: {stray:?}"
+    );
     let parent = server.dir().parent().expect("temp parent");
     assert!(
         !parent.join("escape").exists(),
@@ -245,7 +298,10 @@ async fn invalid_names_are_rejected() {
 async fn collection_name_taken_by_alias_is_rejected() {
     let server = TestServer::start().await;
     server
-        .create_collection("target", &json!({"vectors": {"size": 2, "distance": "Dot"}}))
+        .create_collection(
+            "target",
+            &json!({"vectors": {"size": 2, "distance": "Dot"}}),
+        )
         .await;
     let r = server
         .post(
@@ -255,7 +311,10 @@ async fn collection_name_taken_by_alias_is_rejected() {
         .await;
     r.ok();
     let r = server
-        .put("/collections/nick", &json!({"vectors": {"size": 2, "distance": "Dot"}}))
+        .put(
+            "/collections/nick",
+            &json!({"vectors": {"size": 2, "distance": "Dot"}}),
+        )
         .await;
     r.err_4xx();
     let r = server.get("/collections").await;
@@ -269,7 +328,9 @@ async fn collection_name_taken_by_alias_is_rejected() {
 }
 
 fn walk(dir: &std::path::Path, visit: &mut dyn FnMut(&std::path::Path)) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         visit(&path);

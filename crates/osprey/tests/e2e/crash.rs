@@ -20,7 +20,9 @@ const WRITERS: usize = 4;
 
 fn payload_for(id: u64, trial: usize) -> Value {
     // Long enough that a record spans several WAL pages' worth of small writes.
-    let blob: String = (0..300).map(|k| (b'a' + ((id + k) % 26) as u8) as char).collect();
+    let blob: String = (0..300)
+        .map(|k| (b'a' + ((id + k) % 26) as u8) as char)
+        .collect();
     json!({"id": id, "trial": trial, "blob": blob, "nested": {"even": id % 2 == 0}})
 }
 
@@ -111,7 +113,8 @@ async fn sigkill_loses_no_acknowledged_write() {
             for (id, t) in chunk {
                 let found = records.iter().find(|rec| rec["id"] == *id);
                 let intact = found.is_some_and(|rec| {
-                    rec["payload"] == payload_for(*id, *t) && rec["vector"] == json!(vector_for(*id))
+                    rec["payload"] == payload_for(*id, *t)
+                        && rec["vector"] == json!(vector_for(*id))
                 });
                 if !intact {
                     lost.push((*id, found.cloned()));

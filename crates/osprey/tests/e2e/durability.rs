@@ -20,7 +20,11 @@ async fn snapshot(server: &TestServer) -> Value {
         let r = server.get(&format!("/collections/{name}")).await;
         let info = r.ok();
         let points = server
-            .scroll_all(name, &json!({"with_payload": true, "with_vector": true}), 500)
+            .scroll_all(
+                name,
+                &json!({"with_payload": true, "with_vector": true}),
+                500,
+            )
             .await;
         collections.insert(
             name.clone(),
@@ -64,7 +68,11 @@ fn first_difference(a: &Value, b: &Value, path: &str) -> Option<String> {
         _ => {
             let show = |v: &Value| {
                 let s = v.to_string();
-                if s.len() > 200 { format!("{}…", &s[..200]) } else { s }
+                if s.len() > 200 {
+                    format!("{}…", &s[..200])
+                } else {
+                    s
+                }
             };
             Some(format!("{path}: before {} / after {}", show(a), show(b)))
         }
@@ -94,7 +102,10 @@ async fn build_state(server: &TestServer) {
         )
         .await;
     server
-        .create_collection("doomed", &json!({"vectors": {"size": 2, "distance": "Dot"}}))
+        .create_collection(
+            "doomed",
+            &json!({"vectors": {"size": 2, "distance": "Dot"}}),
+        )
         .await;
 
     for chunk in 0..4u64 {
@@ -121,7 +132,10 @@ async fn build_state(server: &TestServer) {
 
     // Later operations that replay must honour.
     server
-        .post("/collections/plain/points/delete?wait=true", &json!({"points": [0, 1, 2, 3, 4]}))
+        .post(
+            "/collections/plain/points/delete?wait=true",
+            &json!({"points": [0, 1, 2, 3, 4]}),
+        )
         .await
         .ok();
     server
@@ -153,11 +167,17 @@ async fn build_state(server: &TestServer) {
         .await
         .ok();
     server
-        .patch("/collections/plain", &json!({"optimizers_config": {"indexing_threshold": 9000}}))
+        .patch(
+            "/collections/plain",
+            &json!({"optimizers_config": {"indexing_threshold": 9000}}),
+        )
         .await
         .ok();
     server
-        .put("/collections/plain/index?wait=true", &json!({"field_name": "word", "field_schema": "keyword"}))
+        .put(
+            "/collections/plain/index?wait=true",
+            &json!({"field_name": "word", "field_schema": "keyword"}),
+        )
         .await
         .ok();
     server
@@ -188,12 +208,19 @@ async fn restart_preserves_everything() {
     if let Some(d) = first_difference(&before, &after, "state") {
         panic!("state changed across restart: {d}");
     }
-    assert_eq!(server.get("/collections/doomed").await.status, 404, "deleted collection came back");
+    assert_eq!(
+        server.get("/collections/doomed").await.status,
+        404,
+        "deleted collection came back"
+    );
 
     // More writes on the restored state, then another restart.
     let zeros = vec![0.0f32; 8];
     server
-        .upsert("current", &json!({"points": [{"id": 5000, "vector": zeros, "payload": {"late": 1}}]}))
+        .upsert(
+            "current",
+            &json!({"points": [{"id": 5000, "vector": zeros, "payload": {"late": 1}}]}),
+        )
         .await;
     server
         .post("/collections/aliases", &json!({"actions": [{"rename_alias": {"old_alias_name": "other", "new_alias_name": "renamed"}}]}))

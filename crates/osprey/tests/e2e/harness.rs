@@ -34,6 +34,7 @@ pub struct TestServer {
     api_key: String,
     client: reqwest::Client,
     starts: u32,
+    args: Vec<String>,
 }
 
 /// Pick a port the kernel considers free right now.
@@ -57,6 +58,11 @@ pub fn time_seed() -> u64 {
 impl TestServer {
     /// Start a fresh server and wait until it answers `/healthz`.
     pub async fn start() -> TestServer {
+        TestServer::start_with_args(&[]).await
+    }
+
+    /// Start with extra command-line arguments (kept for restarts).
+    pub async fn start_with_args(args: &[&str]) -> TestServer {
         let dir = tempfile::Builder::new()
             .prefix("osprey-e2e-")
             .tempdir()
@@ -76,6 +82,7 @@ impl TestServer {
             api_key,
             client,
             starts: 0,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         server.spawn_and_wait().await;
         server
@@ -95,12 +102,16 @@ impl TestServer {
                 cmd.env_remove(key);
             }
         }
-        cmd.current_dir(self.dir.path())
+        cmd.args(&self.args)
+            .current_dir(self.dir.path())
             .env("QDRANT__SERVICE__HOST", "127.0.0.1")
             .env("QDRANT__SERVICE__HTTP_PORT", self.http_port.to_string())
             .env("QDRANT__SERVICE__GRPC_PORT", self.grpc_port.to_string())
             .env("QDRANT__STORAGE__STORAGE_PATH", self.storage_path())
-            .env("QDRANT__STORAGE__SNAPSHOTS_PATH", self.dir.path().join("snapshots"))
+            .env(
+                "QDRANT__STORAGE__SNAPSHOTS_PATH",
+                self.dir.path().join("snapshots"),
+            )
             .env("QDRANT__SERVICE__API_KEY", &self.api_key)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
@@ -210,10 +221,6 @@ impl TestServer {
         format!("http://127.0.0.1:{}{}", self.http_port, path)
     }
 
-    pub fn port(&self) -> u16 {
-        self.http_port
-    }
-
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
@@ -233,6 +240,11 @@ impl TestServer {
 
     fn log_path(&self, start: u32) -> PathBuf {
         self.dir.path().join(format!("server-{start}.log"))
+    }
+
+    /// The whole log of the current server process.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log_path(self.starts)).unwrap_or_default()
     }
 
     /// The last lines of the current server log.
@@ -367,8 +379,14 @@ impl TestServer {
     /// Upload a large body on a raw connection while reading the answer on
     /// another thread, so an early answer (413 before the body is consumed) is
     /// seen even if the server then resets the connection.
-    pub fn raw_upload(&self, method: &str, path: &str, body: Vec<u8>) -> Result<(u16, String), String> {
-        let stream = TcpStream::connect(("127.0.0.1", self.http_port)).map_err(|e| e.to_string())?;
+    pub fn raw_upload(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<(u16, String), String> {
+        let stream =
+            TcpStream::connect(("127.0.0.1", self.http_port)).map_err(|e| e.to_string())?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .map_err(|e| e.to_string())?;
@@ -523,7 +541,12 @@ pub struct Resp {
 impl Resp {
     /// Request and answer in one line, for assertion messages.
     pub fn describe(&self) -> String {
-        format!("{} -> {} {}", self.what, self.status, abbreviate(&self.text))
+        format!(
+            "{} -> {} {}",
+            self.what,
+            self.status,
+            abbreviate(&self.text)
+        )
     }
 
     /// Assert a Qdrant success envelope and return `result`.
@@ -551,7 +574,12 @@ impl Resp {
 
     /// Assert a Qdrant error envelope with exactly this status; return the message.
     pub fn err(&self, status: u16) -> String {
-        assert_eq!(self.status, status, "expected {status}: {}", self.describe());
+        assert_eq!(
+            self.status,
+            status,
+            "expected {status}: {}",
+            self.describe()
+        );
         self.envelope_message()
     }
 

@@ -14,7 +14,9 @@
 //!   inner filter.
 //!
 //! The data sets are generated so no test depends on a corner where Qdrant's
-//! behaviour is undocumented (for example `except` on a missing key).
+//! behaviour is undocumented (for example `except` on a missing key). Datetimes
+//! are generated and queried in one fixed RFC 3339 form (`YYYY-MM-DDTHH:MM:SSZ`),
+//! whose text order is time order, so the oracle compares them as strings.
 
 use serde_json::Value;
 
@@ -45,6 +47,17 @@ pub fn values_at<'a>(payload: &'a Value, path: &str) -> Vec<&'a Value> {
 
 /// Does `filter` (a Qdrant `Filter` object) accept this point?
 pub fn matches(filter: &Value, id: &Value, payload: &Value) -> bool {
+    matches_with(filter, id, payload, &|_| true)
+}
+
+/// Like `matches`, with `has_vector` answering whether the point has a named vector.
+pub fn matches_with(
+    filter: &Value,
+    id: &Value,
+    payload: &Value,
+    has_vector: &dyn Fn(&str) -> bool,
+) -> bool {
+    let condition = |c: &Value, id: &Value, payload: &Value| condition(c, id, payload, has_vector);
     let list = |key: &str| -> Vec<&Value> {
         match filter.get(key) {
             None | Some(Value::Null) => Vec::new(),
@@ -79,7 +92,7 @@ pub fn matches(filter: &Value, id: &Value, payload: &Value) -> bool {
     true
 }
 
-fn condition(c: &Value, id: &Value, payload: &Value) -> bool {
+fn condition(c: &Value, id: &Value, payload: &Value, has_vector: &dyn Fn(&str) -> bool) -> bool {
     if let Some(key) = c.get("key").and_then(Value::as_str) {
         return field_condition(c, key, payload);
     }
@@ -94,11 +107,10 @@ fn condition(c: &Value, id: &Value, payload: &Value) -> bool {
         return values_at(payload, key).iter().any(|v| v.is_null());
     }
     if let Some(ids) = c.get("has_id") {
-        return ids
-            .as_array()
-            .expect("has_id list")
-            .iter()
-            .any(|x| x == id);
+        return ids.as_array().expect("has_id list").iter().any(|x| x == id);
+    }
+    if let Some(name) = c.get("has_vector") {
+        return has_vector(name.as_str().expect("has_vector name"));
     }
     if let Some(nested) = c.get("nested") {
         let key = nested["key"].as_str().expect("nested.key");
@@ -110,10 +122,10 @@ fn condition(c: &Value, id: &Value, payload: &Value) -> bool {
                 other => vec![*other],
             })
             .filter(|v| v.is_object())
-            .any(|element| matches(inner, id, element));
+            .any(|element| matches_with(inner, id, element, has_vector));
     }
     // Anything else is a nested Filter used as a condition.
-    matches(c, id, payload)
+    matches_with(c, id, payload, has_vector)
 }
 
 fn field_condition(c: &Value, key: &str, payload: &Value) -> bool {
@@ -127,7 +139,9 @@ fn field_condition(c: &Value, key: &str, payload: &Value) -> bool {
                 _ => 1,
             })
             .sum();
-        let ok = |k: &str, f: fn(u64, u64) -> bool| count.get(k).and_then(Value::as_u64).is_none_or(|b| f(n, b));
+        let ok = |k: &str, f: fn(u64, u64) -> bool| {
+            count.get(k).and_then(Value::as_u64).is_none_or(|b| f(n, b))
+        };
         return ok("lt", |a, b| a < b)
             && ok("gt", |a, b| a > b)
             && ok("lte", |a, b| a <= b)
@@ -178,6 +192,17 @@ fn scalar_matches(c: &Value, v: &Value) -> bool {
         panic!("oracle does not know match {m}");
     }
     if let Some(r) = c.get("range").filter(|r| !r.is_null()) {
+        let is_datetime = ["lt", "gt", "lte", "gte"]
+            .iter()
+            .any(|k| r.get(*k).is_some_and(Value::is_string));
+        if is_datetime {
+            let Some(x) = v.as_str() else { return false };
+            let bound = |k: &str| r.get(k).and_then(Value::as_str);
+            return bound("lt").is_none_or(|b| x < b)
+                && bound("gt").is_none_or(|b| x > b)
+                && bound("lte").is_none_or(|b| x <= b)
+                && bound("gte").is_none_or(|b| x >= b);
+        }
         let Some(x) = v.as_f64() else { return false };
         let bound = |k: &str| r.get(k).and_then(Value::as_f64);
         return bound("lt").is_none_or(|b| x < b)
@@ -185,7 +210,76 @@ fn scalar_matches(c: &Value, v: &Value) -> bool {
             && bound("lte").is_none_or(|b| x <= b)
             && bound("gte").is_none_or(|b| x >= b);
     }
+    if let Some(geo) = c.get("geo_radius").filter(|g| !g.is_null()) {
+        let Some((lon, lat)) = geo_point(v) else {
+            return false;
+        };
+        let center = &geo["center"];
+        let d = haversine_m(
+            center["lon"].as_f64().expect("lon"),
+            center["lat"].as_f64().expect("lat"),
+            lon,
+            lat,
+        );
+        return d < geo["radius"].as_f64().expect("radius");
+    }
+    if let Some(bbox) = c.get("geo_bounding_box").filter(|g| !g.is_null()) {
+        let Some((lon, lat)) = geo_point(v) else {
+            return false;
+        };
+        let tl = &bbox["top_left"];
+        let br = &bbox["bottom_right"];
+        return tl["lon"].as_f64().expect("lon") < lon
+            && lon < br["lon"].as_f64().expect("lon")
+            && br["lat"].as_f64().expect("lat") < lat
+            && lat < tl["lat"].as_f64().expect("lat");
+    }
+    if let Some(poly) = c.get("geo_polygon").filter(|g| !g.is_null()) {
+        let Some((lon, lat)) = geo_point(v) else {
+            return false;
+        };
+        let ring: Vec<(f64, f64)> = poly["exterior"]["points"]
+            .as_array()
+            .expect("exterior points")
+            .iter()
+            .map(|p| {
+                (
+                    p["lon"].as_f64().expect("lon"),
+                    p["lat"].as_f64().expect("lat"),
+                )
+            })
+            .collect();
+        return point_in_ring(lon, lat, &ring);
+    }
     panic!("oracle does not know condition {c}");
+}
+
+fn geo_point(v: &Value) -> Option<(f64, f64)> {
+    Some((v.get("lon")?.as_f64()?, v.get("lat")?.as_f64()?))
+}
+
+/// Great-circle distance in metres (mean Earth radius, as Qdrant's geo crate).
+pub fn haversine_m(lon1: f64, lat1: f64, lon2: f64, lat2: f64) -> f64 {
+    const R: f64 = 6_371_008.8;
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let dp = (lat2 - lat1).to_radians();
+    let dl = (lon2 - lon1).to_radians();
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * R * a.sqrt().asin()
+}
+
+/// Even-odd ray casting; test data keeps points well away from edges.
+fn point_in_ring(x: f64, y: f64, ring: &[(f64, f64)]) -> bool {
+    let mut inside = false;
+    let n = ring.len();
+    for i in 0..n {
+        let (xi, yi) = ring[i];
+        let (xj, yj) = ring[(i + n - 1) % n];
+        if (yi > y) != (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi {
+            inside = !inside;
+        }
+    }
+    inside
 }
 
 /// Distance functions as Qdrant reports scores.
@@ -203,7 +297,11 @@ impl Metric {
             Metric::Dot => dot(stored, query),
             Metric::Cosine => {
                 let n = norm(stored) * norm(query);
-                if n == 0.0 { 0.0 } else { dot(stored, query) / n }
+                if n == 0.0 {
+                    0.0
+                } else {
+                    dot(stored, query) / n
+                }
             }
             Metric::Euclid => stored
                 .iter()
@@ -286,12 +384,23 @@ pub fn check_ranking(
             return Err(format!("rank {rank}: id {id} does not pass the filter"));
         };
         if (score - truth).abs() > SCORE_EPS {
-            return Err(format!("rank {rank}: id {id} has score {score}, oracle says {truth}"));
+            return Err(format!(
+                "rank {rank}: id {id} has score {score}, oracle says {truth}"
+            ));
         }
         if let Some(prev) = previous
-            && metric.better(score, prev + if metric == Metric::Euclid { -SCORE_EPS } else { SCORE_EPS })
+            && metric.better(
+                score,
+                prev + if metric == Metric::Euclid {
+                    -SCORE_EPS
+                } else {
+                    SCORE_EPS
+                },
+            )
         {
-            return Err(format!("rank {rank}: score {score} is better than the previous {prev}"));
+            return Err(format!(
+                "rank {rank}: score {score} is better than the previous {prev}"
+            ));
         }
         if (score - expected[rank]).abs() > SCORE_EPS {
             return Err(format!(

@@ -25,8 +25,13 @@ async fn named(server: &TestServer, name: &str) {
 
 /// Retrieve points by id with an explicit selector; returns records by id.
 async fn get_many(server: &TestServer, c: &str, body: Value) -> Vec<Value> {
-    let r = server.post(&format!("/collections/{c}/points"), &body).await;
-    r.ok().as_array().unwrap_or_else(|| panic!("{}", r.describe())).clone()
+    let r = server
+        .post(&format!("/collections/{c}/points"), &body)
+        .await;
+    r.ok()
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.describe()))
+        .clone()
 }
 
 async fn get_one(server: &TestServer, c: &str, id: &str) -> Value {
@@ -51,7 +56,11 @@ async fn upsert_list_and_batch_forms_store_points() {
         .await;
     let result = r.ok();
     assert_eq!(result["status"], "completed", "{}", r.describe());
-    assert!(result["operation_id"].is_u64(), "operation_id: {}", r.describe());
+    assert!(
+        result["operation_id"].is_u64(),
+        "operation_id: {}",
+        r.describe()
+    );
 
     server
         .upsert(
@@ -80,7 +89,10 @@ async fn upsert_list_and_batch_forms_store_points() {
     assert_eq!(by_id(1)["vector"], json!([1.0, 2.0, 3.0, 4.0]));
     assert_eq!(by_id(2)["vector"], json!([0.5, 0.25, 0.0, -1.0]));
     assert_eq!(by_id(3)["payload"], json!({"city": "Rome"}));
-    assert_eq!(by_id(4)["payload"], json!({"city": "Oslo", "tags": ["a", "b"]}));
+    assert_eq!(
+        by_id(4)["payload"],
+        json!({"city": "Oslo", "tags": ["a", "b"]})
+    );
     assert_eq!(by_id(4)["vector"], json!([9.0, 8.0, 7.0, 6.0]));
     assert_eq!(server.count("p", None).await, 4);
 
@@ -92,7 +104,11 @@ async fn upsert_list_and_batch_forms_store_points() {
         )
         .await;
     let one = get_one(&server, "p", "1").await;
-    assert_eq!(one["payload"], json!({"fresh": true}), "upsert replaces, never merges");
+    assert_eq!(
+        one["payload"],
+        json!({"fresh": true}),
+        "upsert replaces, never merges"
+    );
     assert_eq!(one["vector"], json!([0.0, 0.0, 0.0, 1.0]));
     assert_eq!(server.count("p", None).await, 4);
 }
@@ -121,7 +137,10 @@ async fn retrieve_honours_payload_and_vector_selectors() {
     let recs = get_many(&server, "p", json!({"ids": [10, 11]})).await;
     assert_eq!(recs.len(), 1, "only existing ids come back: {recs:?}");
     assert_eq!(recs[0]["payload"], payload);
-    assert!(recs[0]["vector"].is_null(), "vector is off by default: {recs:?}");
+    assert!(
+        recs[0]["vector"].is_null(),
+        "vector is off by default: {recs:?}"
+    );
 
     let cases = [
         (json!(false), Value::Null),
@@ -159,7 +178,10 @@ async fn named_vectors_round_trip_and_select_by_name() {
         )
         .await;
     let recs = get_many(&server, "nv", json!({"ids": [1], "with_vector": true})).await;
-    assert_eq!(recs[0]["vector"], json!({"image": [1.0, 2.0, 3.0], "text": [4.0, 5.0]}));
+    assert_eq!(
+        recs[0]["vector"],
+        json!({"image": [1.0, 2.0, 3.0], "text": [4.0, 5.0]})
+    );
     let recs = get_many(&server, "nv", json!({"ids": [1], "with_vector": ["text"]})).await;
     assert_eq!(recs[0]["vector"], json!({"text": [4.0, 5.0]}));
 }
@@ -170,7 +192,10 @@ async fn named_vectors_round_trip_and_select_by_name() {
 async fn cosine_vectors_are_stored_normalised() {
     let server = TestServer::start().await;
     server
-        .create_collection("cos", &json!({"vectors": {"size": 2, "distance": "Cosine"}}))
+        .create_collection(
+            "cos",
+            &json!({"vectors": {"size": 2, "distance": "Cosine"}}),
+        )
         .await;
     server
         .upsert("cos", &json!({"points": [{"id": 1, "vector": [3.0, 4.0]}]}))
@@ -196,11 +221,26 @@ async fn uuid_ids_in_every_text_form_come_back_canonical() {
     let server = TestServer::start().await;
     dot4(&server, "u").await;
     let forms = [
-        ("550e8400-e29b-41d4-a716-446655440000", "550e8400-e29b-41d4-a716-446655440000"),
-        ("6BA7B810-9DAD-11D1-80B4-00C04FD430C8", "6ba7b810-9dad-11d1-80b4-00c04fd430c8"),
-        ("936DA01F9ABD4D9D80C702AF85C822A8", "936da01f-9abd-4d9d-80c7-02af85c822a8"),
-        ("{67e55044-10b1-426f-9247-bb680e5fe0c8}", "67e55044-10b1-426f-9247-bb680e5fe0c8"),
-        ("urn:uuid:a8098c1a-f86e-11da-bd1a-00112444be1e", "a8098c1a-f86e-11da-bd1a-00112444be1e"),
+        (
+            "550e8400-e29b-41d4-a716-446655440000",
+            "550e8400-e29b-41d4-a716-446655440000",
+        ),
+        (
+            "6BA7B810-9DAD-11D1-80B4-00C04FD430C8",
+            "6ba7b810-9dad-11d1-80b4-00c04fd430c8",
+        ),
+        (
+            "936DA01F9ABD4D9D80C702AF85C822A8",
+            "936da01f-9abd-4d9d-80c7-02af85c822a8",
+        ),
+        (
+            "{67e55044-10b1-426f-9247-bb680e5fe0c8}",
+            "67e55044-10b1-426f-9247-bb680e5fe0c8",
+        ),
+        (
+            "urn:uuid:a8098c1a-f86e-11da-bd1a-00112444be1e",
+            "a8098c1a-f86e-11da-bd1a-00112444be1e",
+        ),
     ];
     let points: Vec<Value> = forms
         .iter()
@@ -210,7 +250,9 @@ async fn uuid_ids_in_every_text_form_come_back_canonical() {
     server.upsert("u", &json!({"points": points})).await;
     assert_eq!(server.count("u", None).await, forms.len() as u64);
 
-    let all = server.scroll_all("u", &json!({"with_payload": true}), 100).await;
+    let all = server
+        .scroll_all("u", &json!({"with_payload": true}), 100)
+        .await;
     let mut got: Vec<String> = all
         .iter()
         .map(|p| p["id"].as_str().expect("uuid ids are strings").to_string())
@@ -236,7 +278,12 @@ async fn uuid_ids_in_every_text_form_come_back_canonical() {
         assert_eq!(one["id"], "550e8400-e29b-41d4-a716-446655440000");
         assert_eq!(one["payload"], json!({"i": 99}));
     }
-    let recs = get_many(&server, "u", json!({"ids": ["{6ba7b810-9dad-11d1-80b4-00c04fd430c8}"]})).await;
+    let recs = get_many(
+        &server,
+        "u",
+        json!({"ids": ["{6ba7b810-9dad-11d1-80b4-00c04fd430c8}"]}),
+    )
+    .await;
     assert_eq!(recs.len(), 1, "retrieve accepts any spelling: {recs:?}");
     assert_eq!(recs[0]["id"], "6ba7b810-9dad-11d1-80b4-00c04fd430c8");
 
@@ -246,12 +293,20 @@ async fn uuid_ids_in_every_text_form_come_back_canonical() {
             &json!({"vector": [0.0, 0.0, 0.0, 1.0], "limit": 1}),
         )
         .await;
-    assert_eq!(r.ok()[0]["id"], "550e8400-e29b-41d4-a716-446655440000", "{}", r.describe());
+    assert_eq!(
+        r.ok()[0]["id"],
+        "550e8400-e29b-41d4-a716-446655440000",
+        "{}",
+        r.describe()
+    );
 
     // u64::MAX is a valid id and must not be rounded through a float.
     let big = json!(18446744073709551615u64);
     server
-        .upsert("u", &json!({"points": [{"id": big, "vector": [1.0, 1.0, 1.0, 1.0]}]}))
+        .upsert(
+            "u",
+            &json!({"points": [{"id": big, "vector": [1.0, 1.0, 1.0, 1.0]}]}),
+        )
         .await;
     let one = get_one(&server, "u", "18446744073709551615").await;
     assert_eq!(one["id"], big, "ids above 2^53 round-trip exactly");
@@ -287,7 +342,11 @@ async fn wrong_dimension_is_a_400_and_applies_nothing() {
         )
         .await;
     r.err(400);
-    assert_eq!(server.count("d", None).await, 0, "a rejected batch must not be half-applied");
+    assert_eq!(
+        server.count("d", None).await,
+        0,
+        "a rejected batch must not be half-applied"
+    );
 
     // Same for the batch form and for searches.
     let r = server
@@ -298,14 +357,38 @@ async fn wrong_dimension_is_a_400_and_applies_nothing() {
         .await;
     r.err(400);
     assert_eq!(server.count("d", None).await, 0);
-    let r = server
-        .post("/collections/d/points/search", &json!({"vector": [1.0, 2.0], "limit": 1}))
-        .await;
-    r.err(400);
-    let r = server
-        .post("/collections/d/points/query", &json!({"query": [1.0, 2.0], "limit": 1}))
-        .await;
-    r.err(400);
+
+    // Reads with a wrong-length query vector are refused too, whether or not
+    // there is data (with data, a lenient server would silently score on a
+    // truncated vector and return plausible-looking nonsense).
+    for with_data in [false, true] {
+        if with_data {
+            server
+                .upsert(
+                    "d",
+                    &json!({"points": [{"id": 1, "vector": [1.0, 2.0, 3.0, 4.0]}]}),
+                )
+                .await;
+        }
+        for (path, body) in [
+            ("search", json!({"vector": [1.0, 2.0], "limit": 1})),
+            (
+                "search/batch",
+                json!({"searches": [{"vector": [1.0, 2.0, 3.0, 4.0, 5.0], "limit": 1}]}),
+            ),
+            ("query", json!({"query": [1.0, 2.0], "limit": 1})),
+            (
+                "query/batch",
+                json!({"searches": [{"query": [1.0, 2.0], "limit": 1}]}),
+            ),
+        ] {
+            let r = server
+                .post(&format!("/collections/d/points/{path}"), &body)
+                .await;
+            let message = r.err(400);
+            assert!(message.contains("dim"), "with data: {with_data}: {message}");
+        }
+    }
 }
 
 /// Writing or searching a vector name the collection does not have is a 400 that
@@ -323,6 +406,9 @@ async fn unknown_vector_name_is_a_400() {
     let message = r.err(400);
     assert!(message.contains("audio"), "{message}");
     assert_eq!(server.count("nv", None).await, 0);
+    server
+        .upsert("nv", &json!({"points": [{"id": 1, "vector": {"image": [1.0, 2.0, 3.0], "text": [1.0, 2.0]}}]}))
+        .await;
 
     let r = server
         .post(
@@ -363,7 +449,10 @@ async fn payload_set_overwrite_delete_clear() {
 
     // set merges keys.
     let r = server
-        .post("/collections/pl/points/payload?wait=true", &json!({"payload": {"b": "new"}, "points": [1]}))
+        .post(
+            "/collections/pl/points/payload?wait=true",
+            &json!({"payload": {"b": "new"}, "points": [1]}),
+        )
         .await;
     assert_eq!(r.ok()["status"], "completed", "{}", r.describe());
     assert_eq!(
@@ -398,7 +487,10 @@ async fn payload_set_overwrite_delete_clear() {
 
     // overwrite replaces the whole payload.
     let r = server
-        .put("/collections/pl/points/payload?wait=true", &json!({"payload": {"only": 1}, "points": [2]}))
+        .put(
+            "/collections/pl/points/payload?wait=true",
+            &json!({"payload": {"only": 1}, "points": [2]}),
+        )
         .await;
     r.ok();
     assert_eq!(payload_of(2).await, json!({"only": 1}));
@@ -428,7 +520,10 @@ async fn payload_set_overwrite_delete_clear() {
 
     // clear empties the payload but keeps the point and its vector.
     let r = server
-        .post("/collections/pl/points/payload/clear?wait=true", &json!({"points": [1]}))
+        .post(
+            "/collections/pl/points/payload/clear?wait=true",
+            &json!({"points": [1]}),
+        )
         .await;
     r.ok();
     let one = get_one(&server, "pl", "1").await;
@@ -441,7 +536,10 @@ async fn payload_set_overwrite_delete_clear() {
 
     // Payload operations on missing points are a 404 and change nothing else.
     let r = server
-        .post("/collections/pl/points/payload?wait=true", &json!({"payload": {"z": 1}, "points": [404]}))
+        .post(
+            "/collections/pl/points/payload?wait=true",
+            &json!({"payload": {"z": 1}, "points": [404]}),
+        )
         .await;
     r.err(404);
 }
@@ -466,7 +564,10 @@ async fn update_and_delete_vectors() {
         .await;
     assert_eq!(r.ok()["status"], "completed", "{}", r.describe());
     let one = get_one(&server, "nv", "1").await;
-    assert_eq!(one["vector"], json!({"image": [0.0, 0.0, 5.0], "text": [1.0, 1.0]}));
+    assert_eq!(
+        one["vector"],
+        json!({"image": [0.0, 0.0, 5.0], "text": [1.0, 1.0]})
+    );
     assert_eq!(one["payload"], json!({"k": "v"}));
 
     let r = server
@@ -492,7 +593,10 @@ async fn update_and_delete_vectors() {
     // Unnamed collection, wrong dimension on update: 400, vector unchanged.
     dot4(&server, "d").await;
     server
-        .upsert("d", &json!({"points": [{"id": 1, "vector": [1.0, 2.0, 3.0, 4.0]}]}))
+        .upsert(
+            "d",
+            &json!({"points": [{"id": 1, "vector": [1.0, 2.0, 3.0, 4.0]}]}),
+        )
         .await;
     let r = server
         .put(
@@ -501,7 +605,10 @@ async fn update_and_delete_vectors() {
         )
         .await;
     r.err(400);
-    assert_eq!(get_one(&server, "d", "1").await["vector"], json!([1.0, 2.0, 3.0, 4.0]));
+    assert_eq!(
+        get_one(&server, "d", "1").await["vector"],
+        json!([1.0, 2.0, 3.0, 4.0])
+    );
 }
 
 /// `/points/batch` applies a list of different operations in order and answers
@@ -528,16 +635,31 @@ async fn batch_update_applies_operations_in_order() {
             ]}),
         )
         .await;
-    let results = r.ok().as_array().unwrap_or_else(|| panic!("{}", r.describe())).clone();
-    assert_eq!(results.len(), 7, "one result per operation: {}", r.describe());
+    let results = r
+        .ok()
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", r.describe()))
+        .clone();
+    assert_eq!(
+        results.len(),
+        7,
+        "one result per operation: {}",
+        r.describe()
+    );
     for res in &results {
         assert_eq!(res["status"], "completed", "{}", r.describe());
     }
     assert_eq!(server.count("b", None).await, 2);
     let one = get_one(&server, "b", "1").await;
-    assert!(one["payload"] == json!({}) || one["payload"].is_null(), "{one}");
+    assert!(
+        one["payload"] == json!({}) || one["payload"].is_null(),
+        "{one}"
+    );
     assert_eq!(one["vector"], json!([2.0, 2.0, 2.0, 2.0]));
-    assert_eq!(get_one(&server, "b", "2").await["payload"], json!({"s": true}));
+    assert_eq!(
+        get_one(&server, "b", "2").await["payload"],
+        json!({"s": true})
+    );
     server.get("/collections/b/points/3").await.err(404);
 }
 
@@ -552,10 +674,17 @@ async fn delete_by_ids_and_by_filter() {
     server.upsert("del", &json!({"points": points})).await;
 
     let r = server
-        .post("/collections/del/points/delete?wait=true", &json!({"points": [0, 1, 2, 3, 1000]}))
+        .post(
+            "/collections/del/points/delete?wait=true",
+            &json!({"points": [0, 1, 2, 3, 1000]}),
+        )
         .await;
     assert_eq!(r.ok()["status"], "completed", "{}", r.describe());
-    assert_eq!(server.count("del", None).await, 96, "deleting a missing id is not an error");
+    assert_eq!(
+        server.count("del", None).await,
+        96,
+        "deleting a missing id is not an error"
+    );
 
     let r = server
         .post(
@@ -569,7 +698,9 @@ async fn delete_by_ids_and_by_filter() {
     r.ok();
     // Odd i in 4..50 are 5,7,...,49: 23 points.
     assert_eq!(server.count("del", None).await, 96 - 23);
-    let left = server.scroll_all("del", &json!({"with_payload": true}), 1000).await;
+    let left = server
+        .scroll_all("del", &json!({"with_payload": true}), 1000)
+        .await;
     for p in &left {
         let i = p["payload"]["i"].as_u64().expect("i");
         assert!(i >= 4, "deleted id {i} came back");

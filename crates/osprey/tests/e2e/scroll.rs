@@ -34,8 +34,14 @@ async fn pagination_visits_every_point_once_in_id_order() {
 
     for page in [1usize, 7, 97, 1000, 5000] {
         let all = server.scroll_all("s", &json!({}), page).await;
-        let got: Vec<u64> = all.iter().map(|p| p["id"].as_u64().expect("int id")).collect();
-        assert_eq!(got, sorted, "page size {page}: ids must come once each, ascending");
+        let got: Vec<u64> = all
+            .iter()
+            .map(|p| p["id"].as_u64().expect("int id"))
+            .collect();
+        assert_eq!(
+            got, sorted,
+            "page size {page}: ids must come once each, ascending"
+        );
         assert!(
             all.iter().all(|p| p["payload"]["id_copy"] == p["id"]),
             "page size {page}: payload comes by default and belongs to its point"
@@ -47,7 +53,9 @@ async fn pagination_visits_every_point_once_in_id_order() {
     }
 
     // The default page is 10 and the offset is inclusive.
-    let r = server.post("/collections/s/points/scroll", &json!({"offset": 301})).await;
+    let r = server
+        .post("/collections/s/points/scroll", &json!({"offset": 301}))
+        .await;
     let result = r.ok();
     let got: Vec<u64> = result["points"]
         .as_array()
@@ -55,9 +63,19 @@ async fn pagination_visits_every_point_once_in_id_order() {
         .iter()
         .map(|p| p["id"].as_u64().expect("id"))
         .collect();
-    let want: Vec<u64> = sorted.iter().copied().filter(|id| *id >= 301).take(10).collect();
+    let want: Vec<u64> = sorted
+        .iter()
+        .copied()
+        .filter(|id| *id >= 301)
+        .take(10)
+        .collect();
     assert_eq!(got, want, "{}", r.describe());
-    assert_eq!(result["next_page_offset"], json!(want[9] + 3), "{}", r.describe());
+    assert_eq!(
+        result["next_page_offset"],
+        json!(want[9] + 3),
+        "{}",
+        r.describe()
+    );
 
     // With a filter, pages hold only matching points and still cover them all.
     let filtered = server
@@ -67,7 +85,10 @@ async fn pagination_visits_every_point_once_in_id_order() {
             33,
         )
         .await;
-    let got: Vec<u64> = filtered.iter().map(|p| p["id"].as_u64().expect("id")).collect();
+    let got: Vec<u64> = filtered
+        .iter()
+        .map(|p| p["id"].as_u64().expect("id"))
+        .collect();
     let want: Vec<u64> = sorted.iter().copied().filter(|id| id % 2 == 0).collect();
     assert_eq!(got, want);
     assert!(filtered.iter().all(|p| p["vector"] == json!([1.0, 0.5])));
@@ -107,7 +128,9 @@ async fn pagination_spans_integer_and_uuid_ids() {
     let mut want: Vec<Value> = ints.iter().map(|i| json!(i)).collect();
     want.extend(uuids.iter().map(|u| json!(u)));
 
-    let all = server.scroll_all("mix", &json!({"with_payload": false}), 40).await;
+    let all = server
+        .scroll_all("mix", &json!({"with_payload": false}), 40)
+        .await;
     let got: Vec<Value> = all.iter().map(|p| p["id"].clone()).collect();
     let unique: HashSet<String> = got.iter().map(|v| v.to_string()).collect();
     assert_eq!(unique.len(), 300, "every point once");
@@ -115,7 +138,10 @@ async fn pagination_spans_integer_and_uuid_ids() {
 
     // Starting from a UUID offset continues inside the UUID range.
     let r = server
-        .post("/collections/mix/points/scroll", &json!({"offset": uuids[100], "limit": 100}))
+        .post(
+            "/collections/mix/points/scroll",
+            &json!({"offset": uuids[100], "limit": 100}),
+        )
         .await;
     let got: Vec<Value> = r.ok()["points"]
         .as_array()
@@ -158,7 +184,10 @@ async fn order_by_payload_field() {
             .expect("points")
             .iter()
             .map(|p| {
-                assert_eq!(p["order_value"], p["payload"]["rank"], "order_value is the sort key: {p}");
+                assert_eq!(
+                    p["order_value"], p["payload"]["rank"],
+                    "order_value is the sort key: {p}"
+                );
                 p["payload"]["rank"].as_u64().expect("rank")
             })
             .collect()
@@ -168,9 +197,17 @@ async fn order_by_payload_field() {
     sorted.sort();
 
     let r = server
-        .post("/collections/o/points/scroll", &json!({"order_by": "rank", "limit": 300}))
+        .post(
+            "/collections/o/points/scroll",
+            &json!({"order_by": "rank", "limit": 300}),
+        )
         .await;
-    assert_eq!(values(&r.ok()["points"]), sorted, "ascending is the default: {}", r.describe());
+    assert_eq!(
+        values(&r.ok()["points"]),
+        sorted,
+        "ascending is the default: {}",
+        r.describe()
+    );
 
     let r = server
         .post(
@@ -180,7 +217,12 @@ async fn order_by_payload_field() {
         .await;
     let mut desc = sorted.clone();
     desc.reverse();
-    assert_eq!(values(&r.ok()["points"]), desc[..25].to_vec(), "{}", r.describe());
+    assert_eq!(
+        values(&r.ok()["points"]),
+        desc[..25].to_vec(),
+        "{}",
+        r.describe()
+    );
 
     let r = server
         .post(
@@ -194,7 +236,8 @@ async fn order_by_payload_field() {
     // The index shows in the collection's payload schema.
     let r = server.get("/collections/o").await;
     assert_eq!(
-        r.ok()["payload_schema"]["rank"]["data_type"], "integer",
+        r.ok()["payload_schema"]["rank"]["data_type"],
+        "integer",
         "{}",
         r.describe()
     );

@@ -31,7 +31,9 @@ async fn root_reports_a_qdrant_1_18_version() {
         "patch of {version:?} is not a number"
     );
     assert!(
-        r.json.get("commit").is_none() || r.json["commit"].is_string() || r.json["commit"].is_null(),
+        r.json.get("commit").is_none()
+            || r.json["commit"].is_string()
+            || r.json["commit"].is_null(),
         "commit must be a string when present: {}",
         r.describe()
     );
@@ -76,7 +78,8 @@ async fn data_routes_require_the_api_key() {
     let r = server.req_anonymous(Method::GET, "/collections").await;
     assert_eq!(r.status, 401, "{}", r.describe());
     assert!(
-        r.text.contains("Must provide an API key or an Authorization bearer token"),
+        r.text
+            .contains("Must provide an API key or an Authorization bearer token"),
         "401 must say what is missing: {}",
         r.describe()
     );
@@ -147,7 +150,9 @@ async fn success_envelope_has_result_status_and_time() {
     let r = server.get("/collections").await;
     let result = r.ok();
     assert!(
-        result["collections"].as_array().is_some_and(|c| c.is_empty()),
+        result["collections"]
+            .as_array()
+            .is_some_and(|c| c.is_empty()),
         "a fresh server lists no collections: {}",
         r.describe()
     );
@@ -156,4 +161,160 @@ async fn success_envelope_has_result_status_and_time() {
         "{:?}",
         r.content_type
     );
+}
+
+async fn two_small_collections(server: &TestServer) {
+    for (name, n) in [("first", 3u64), ("second", 5u64)] {
+        server
+            .create_collection(name, &json!({"vectors": {"size": 2, "distance": "Dot"}}))
+            .await;
+        let pts: Vec<serde_json::Value> = (0..n)
+            .map(|i| json!({"id": i, "vector": [1.0, i as f32]}))
+            .collect();
+        server.upsert(name, &json!({"points": pts})).await;
+    }
+}
+
+/// Issue 2: a single node answers the cluster routes as a one-peer cluster in
+/// Qdrant's shape (tools such as the Web UI and operators read these).
+#[tokio::test]
+async fn cluster_routes_describe_a_one_peer_cluster() {
+    let server = TestServer::start().await;
+    two_small_collections(&server).await;
+    let r = server.get("/cluster").await;
+    let cluster = r.ok();
+    assert_eq!(cluster["status"], "enabled", "{}", r.describe());
+    let peer_id = cluster["peer_id"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("peer_id must be an integer: {}", r.describe()));
+    let peers = cluster["peers"].as_object().expect("peers object");
+    assert_eq!(peers.len(), 1, "{}", r.describe());
+    assert!(
+        peers[&peer_id.to_string()]["uri"].is_string(),
+        "this peer is listed with its uri: {}",
+        r.describe()
+    );
+    let raft = &cluster["raft_info"];
+    assert_eq!(raft["leader"], peer_id, "this peer leads: {}", r.describe());
+    assert_eq!(raft["role"], "Leader", "{}", r.describe());
+    assert_eq!(raft["is_voter"], true, "{}", r.describe());
+    assert!(
+        raft["term"].is_u64() && raft["commit"].is_u64(),
+        "{}",
+        r.describe()
+    );
+    assert!(raft["pending_operations"].is_u64(), "{}", r.describe());
+    assert!(
+        cluster["consensus_thread_status"].is_object(),
+        "{}",
+        r.describe()
+    );
+    assert!(
+        cluster["message_send_failures"].is_object(),
+        "{}",
+        r.describe()
+    );
+
+    let r = server.get("/collections/first/cluster").await;
+    let info = r.ok();
+    assert_eq!(info["peer_id"], peer_id, "{}", r.describe());
+    assert_eq!(info["shard_count"], 1, "{}", r.describe());
+    assert_eq!(info["local_shards"][0]["shard_id"], 0, "{}", r.describe());
+    assert_eq!(
+        info["local_shards"][0]["points_count"],
+        3,
+        "{}",
+        r.describe()
+    );
+    assert_eq!(
+        info["local_shards"][0]["state"],
+        "Active",
+        "{}",
+        r.describe()
+    );
+    assert_eq!(info["remote_shards"], json!([]), "{}", r.describe());
+    assert_eq!(info["shard_transfers"], json!([]), "{}", r.describe());
+    server.get("/collections/nope/cluster").await.err(404);
+
+    // Not whitelisted: cluster topology needs credentials.
+    let r = server.req_anonymous(Method::GET, "/cluster").await;
+    assert_eq!(r.status, 401, "{}", r.describe());
+}
+
+/// Issue 2: telemetry and Prometheus metrics give per-collection counts and
+/// request counters, which is what monitoring dashboards scrape.
+#[tokio::test]
+async fn telemetry_and_metrics_count_collections_and_requests() {
+    let server = TestServer::start().await;
+    two_small_collections(&server).await;
+    for _ in 0..3 {
+        server.get("/collections").await.ok();
+    }
+
+    let r = server.get("/telemetry").await;
+    let t = r.ok();
+    assert!(t["id"].is_string(), "{}", r.describe());
+    assert_eq!(
+        t["collections"]["number_of_collections"],
+        2,
+        "{}",
+        r.describe()
+    );
+    let responses = t["requests"]["rest"]["responses"]
+        .as_object()
+        .unwrap_or_else(|| panic!("requests.rest.responses: {}", r.describe()));
+    assert!(!responses.is_empty(), "request counters: {}", r.describe());
+
+    let r = server.get("/metrics").await;
+    assert_eq!(r.status, 200, "{}", r.describe());
+    assert!(
+        r.content_type.starts_with("text/plain"),
+        "{:?}",
+        r.content_type
+    );
+    let lines: Vec<&str> = r.text.lines().collect();
+    assert!(
+        lines.contains(&"collections_total 2"),
+        "Qdrant's `collections_total` gauge: {}",
+        r.text
+    );
+    for (name, n) in [("first", 3), ("second", 5)] {
+        assert!(
+            lines.iter().any(|l| !l.starts_with('#')
+                && l.contains(&format!("collection=\"{name}\""))
+                && l.ends_with(&format!(" {n}"))),
+            "a per-collection point count for {name}: {}",
+            r.text
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("rest_responses_total{")),
+        "Qdrant's `rest_responses_total` counter: {}",
+        r.text
+    );
+    let r = server.req_anonymous(Method::GET, "/metrics").await;
+    assert_eq!(r.status, 401, "metrics need credentials: {}", r.describe());
+}
+
+/// Deployments written for Qdrant pass its flags; Osprey must start with them,
+/// serve normally, and say in its log which ones a single node ignores.
+#[tokio::test]
+async fn qdrant_cluster_flags_are_accepted_with_a_warning() {
+    let server = TestServer::start_with_args(&[
+        "--disable-telemetry",
+        "--uri",
+        "http://127.0.0.1:1",
+        "--bootstrap",
+        "http://127.0.0.1:2",
+        "--reinit",
+    ])
+    .await;
+    server.get("/collections").await.ok();
+    let log = server.log();
+    for flag in ["--uri", "--bootstrap"] {
+        assert!(
+            log.lines().any(|l| l.contains("WARN") && l.contains(flag)),
+            "{flag} must be named in a warning:\n{log}"
+        );
+    }
 }

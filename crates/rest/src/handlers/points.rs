@@ -4,6 +4,7 @@
 
 use axum::extract::State;
 use osprey_engine::EngineError;
+use osprey_engine::config::VectorNameConfig;
 use osprey_engine::operations::{
     CreateFieldIndex, DeletePayload, DeleteVectors, PointInsertOperations, PointsSelector,
     SetPayload, UpdateOperation, UpdateOperations, UpdateResult, UpdateVectors,
@@ -194,4 +195,34 @@ pub(crate) async fn delete_index(
     let result =
         engine(move || storage.collection(&name)?.delete_field_index(&field, wait)).await?;
     Ok(ApiOk(result))
+}
+
+/// `PUT /collections/{c}/vectors/{vector_name}`: adds a named vector.
+pub(crate) async fn create_vector_name(
+    State(state): State<AppState>,
+    Path((name, vector)): Path<(String, String)>,
+    Query(params): Query<UpdateParams>,
+    Json(body): Json<VectorNameConfig>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    engine(move || storage.create_vector_name(&name, &vector, body)).await?;
+    Ok(ApiOk(completed()))
+}
+
+/// `DELETE /collections/{c}/vectors/{vector_name}`: drops a named vector and its data.
+pub(crate) async fn delete_vector_name(
+    State(state): State<AppState>,
+    Path((name, vector)): Path<(String, String)>,
+    Query(params): Query<UpdateParams>,
+) -> RestResult<ApiOk<UpdateResult>> {
+    params.validate()?;
+    let storage = state.storage.clone();
+    engine(move || storage.delete_vector_name(&name, &vector)).await?;
+    Ok(ApiOk(completed()))
+}
+
+/// Schema changes are applied (and persisted) before the answer.
+fn completed() -> UpdateResult {
+    UpdateResult { operation_id: 0, status: osprey_engine::operations::UpdateStatus::Completed }
 }

@@ -1,0 +1,295 @@
+//! Authentication and the access check: the one point where an rpc is tied
+//! to a principal and refused or let through, as on REST (spec `auth.md`
+//! §3-§6, §9).
+//!
+//! [`AuthLayer`] wraps every service, so it also sees unknown methods:
+//! 1. The exact paths `/qdrant.Qdrant/HealthCheck` and
+//!    `/grpc.health.v1.Health/Check` pass without looking at credentials.
+//! 2. Everything else needs a valid credential, read from the `api-key` or
+//!    `authorization: Bearer` metadata (the request's HTTP/2 headers) by
+//!    `Authenticator::authenticate`, the same call REST makes. Failures stop
+//!    the call here: UNAUTHENTICATED, or PERMISSION_DENIED for a bad
+//!    signature or an expired token. An unknown method therefore answers
+//!    UNAUTHENTICATED, never UNIMPLEMENTED, without a credential.
+//! 3. A JWT's `value_exists` claim is checked against the engine.
+//! 4. The principal goes into the request extensions; each handler decodes
+//!    its message (INVALID_ARGUMENT), then calls [`authorize`] with the
+//!    collection the message names (PERMISSION_DENIED), then the engine
+//!    (NOT_FOUND and the rest).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use osprey_auth::{AuthError, Authenticator, Principal, ValueExists};
+use osprey_engine::requests::CountRequest;
+use osprey_engine::{EngineError, Storage};
+use tonic::Status;
+
+use crate::error::{auth_status, engine_status, forbidden_status};
+
+/// Methods that skip authentication: matched on the exact path, nothing else.
+const OPEN_METHODS: [&str; 2] = ["/qdrant.Qdrant/HealthCheck", "/grpc.health.v1.Health/Check"];
+
+/// The authenticated caller, as the handlers find it in the request.
+pub(crate) type Caller = Arc<Principal>;
+
+/// The tower layer that authenticates every call (see the module docs).
+#[derive(Clone)]
+pub(crate) struct AuthLayer {
+    auth: Arc<Authenticator>,
+    storage: Arc<Storage>,
+}
+
+impl AuthLayer {
+    pub(crate) fn new(auth: Arc<Authenticator>, storage: Arc<Storage>) -> Self {
+        AuthLayer { auth, storage }
+    }
+}
+
+impl<S> tower::Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService {
+            inner,
+            auth: self.auth.clone(),
+            storage: self.storage.clone(),
+        }
+    }
+}
+
+/// See [`AuthLayer`].
+#[derive(Clone)]
+pub(crate) struct AuthService<S> {
+    inner: S,
+    auth: Arc<Authenticator>,
+    storage: Arc<Storage>,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
+
+impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<B>) -> Self::Future {
+        // The clone that was polled ready serves this call; a fresh clone
+        // stays behind for the next one (tower's usual pattern).
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let auth = self.auth.clone();
+        let storage = self.storage.clone();
+        Box::pin(async move {
+            tracing::debug!(method = request.uri().path(), "grpc call");
+            if OPEN_METHODS.contains(&request.uri().path()) {
+                return inner.call(request).await;
+            }
+            match authenticate(&auth, &storage, request.headers()).await {
+                Ok(principal) => {
+                    request
+                        .extensions_mut()
+                        .insert::<Caller>(Arc::new(principal));
+                    inner.call(request).await
+                }
+                Err(status) => {
+                    tracing::debug!(method = request.uri().path(), code = ?status.code(), "grpc call refused");
+                    Ok(status.into_http())
+                }
+            }
+        })
+    }
+}
+
+/// Credential -> principal, then the `value_exists` claim.
+async fn authenticate(
+    auth: &Authenticator,
+    storage: &Arc<Storage>,
+    headers: &http::HeaderMap,
+) -> Result<Principal, Status> {
+    let principal = auth.authenticate(headers).map_err(|e| auth_status(&e))?;
+    if let Some(claim) = principal.value_exists() {
+        check_value_exists(storage, claim).await?;
+    }
+    Ok(principal)
+}
+
+/// A JWT's `value_exists` claim: some point of the collection must match
+/// every pair. The lookup runs with full access (the collection need not be
+/// in the token). A missing collection is PERMISSION_DENIED, no matching
+/// point UNAUTHENTICATED, any other engine failure its own code (§6). The
+/// filter is built in its REST form so REST and gRPC read the claim alike.
+async fn check_value_exists(storage: &Arc<Storage>, claim: &ValueExists) -> Result<(), Status> {
+    let failed = |collection_missing| {
+        auth_status(&AuthError::StatefulValidationFailed { collection_missing })
+    };
+    let must: Vec<serde_json::Value> = claim
+        .matches
+        .iter()
+        .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
+        .collect();
+    let Ok(request) = serde_json::from_value::<CountRequest>(
+        serde_json::json!({"filter": {"must": must}, "exact": true}),
+    ) else {
+        // A match the filter language cannot express matches nothing.
+        return Err(failed(false));
+    };
+    let storage = storage.clone();
+    let name = claim.collection.clone();
+    match tokio::task::spawn_blocking(move || storage.collection(&name)?.count(request)).await {
+        Ok(Ok(count)) if count.count > 0 => Ok(()),
+        Ok(Ok(_)) => Err(failed(false)),
+        Ok(Err(EngineError::NotFound(_))) => Err(failed(true)),
+        Ok(Err(err)) => Err(engine_status(&err)),
+        Err(join) => Err(Status::internal(format!("Service internal error: {join}"))),
+    }
+}
+
+/// The caller of an rpc. Absent only if a service was served without
+/// [`AuthLayer`]: that fails closed.
+pub(crate) fn caller<T>(request: &tonic::Request<T>) -> Result<Caller, Status> {
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| {
+            tracing::error!("an rpc reached its handler without authentication");
+            Status::internal("Service internal error: the request was not authenticated")
+        })
+}
+
+/// The access check of an rpc (`package.Service/Method`) on the collection
+/// its message names, with the rule from the table of access. An rpc without
+/// a rule fails closed.
+pub(crate) fn authorize(
+    caller: &Principal,
+    rpc: &str,
+    collection: Option<&str>,
+) -> Result<(), Status> {
+    let Some(rule) = osprey_auth::grpc_rule(rpc) else {
+        tracing::error!("no access rule for {rpc}");
+        return Err(Status::internal(format!(
+            "Service internal error: no access rule for {rpc}"
+        )));
+    };
+    caller
+        .authorize(&rule.requirement(collection))
+        .map_err(|f| forbidden_status(&f))
+}
+
+/// Other collections a request reads (`lookup_from`): a collection-scoped
+/// token needs an entry for each (§9).
+pub(crate) fn check_references<'a>(
+    caller: &Principal,
+    collections: impl IntoIterator<Item = &'a str>,
+) -> Result<(), Status> {
+    for collection in collections {
+        caller
+            .check_collection_reference(collection)
+            .map_err(|f| forbidden_status(&f))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use osprey_auth::AuthConfig;
+    use osprey_engine::StorageConfig;
+    use tonic::Code;
+    use tower::{Layer, ServiceExt};
+
+    use super::*;
+
+    const ADMIN: &str = "admin-key-of-at-least-32-bytes-long!";
+
+    /// Calls the layer around a service that answers `x-authenticated: yes`
+    /// when it finds a principal, and returns the status the layer answered
+    /// with, if any.
+    async fn call(path: &str, key: Option<&str>) -> (Option<Status>, bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(StorageConfig {
+            storage_path: dir.path().join("storage"),
+            snapshots_path: dir.path().join("snapshots"),
+        })
+        .unwrap();
+        let auth = Arc::new(Authenticator::new(AuthConfig {
+            api_key: Some(ADMIN.into()),
+            ..AuthConfig::default()
+        }));
+        let inner = tower::service_fn(|request: http::Request<()>| async move {
+            let found = request.extensions().get::<Caller>().is_some();
+            let mut response = http::Response::new(tonic::body::Body::default());
+            response.headers_mut().insert(
+                "x-authenticated",
+                if found { "yes" } else { "no" }.parse().unwrap(),
+            );
+            Ok::<_, Infallible>(response)
+        });
+        let service = AuthLayer::new(auth, storage).layer(inner);
+        let mut request = http::Request::builder().uri(path);
+        if let Some(key) = key {
+            request = request.header("api-key", key);
+        }
+        let response = service.oneshot(request.body(()).unwrap()).await.unwrap();
+        let status = Status::from_header_map(response.headers());
+        let authenticated = response
+            .headers()
+            .get("x-authenticated")
+            .is_some_and(|v| v == "yes");
+        (status, authenticated)
+    }
+
+    /// Prevents the health checks from needing credentials (probes would
+    /// fail) and anything else from skipping them: the match is exact.
+    #[tokio::test]
+    async fn only_the_two_health_checks_are_open() {
+        for open in ["/qdrant.Qdrant/HealthCheck", "/grpc.health.v1.Health/Check"] {
+            let (status, _) = call(open, None).await;
+            assert!(status.is_none(), "{open} must be open");
+        }
+        for closed in [
+            "/grpc.health.v1.Health/Watch",
+            "/qdrant.Qdrant/HealthCheck/",
+            "/qdrant.Qdrant/healthcheck",
+            "/qdrant.Collections/List",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ] {
+            let (status, _) = call(closed, None).await;
+            let status = status.unwrap_or_else(|| panic!("{closed} must need a credential"));
+            assert_eq!(status.code(), Code::Unauthenticated, "{closed}");
+            assert_eq!(
+                status.message(),
+                "Must provide an API key or an Authorization bearer token"
+            );
+        }
+    }
+
+    /// Prevents an unknown method from revealing UNIMPLEMENTED (or anything)
+    /// to a caller without a valid credential (spec §4).
+    #[tokio::test]
+    async fn unknown_methods_need_a_credential() {
+        let (status, _) = call("/qdrant.Nope/Nothing", Some("wrong")).await;
+        let status = status.unwrap();
+        assert_eq!(status.code(), Code::Unauthenticated);
+        assert_eq!(status.message(), "Invalid API key or JWT");
+        let (status, authenticated) = call("/qdrant.Nope/Nothing", Some(ADMIN)).await;
+        assert!(status.is_none());
+        assert!(authenticated, "the principal must reach the service");
+    }
+}

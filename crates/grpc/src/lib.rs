@@ -1,0 +1,26 @@
+//! Osprey's gRPC front end: Qdrant 1.18.3's gRPC API on port 6334 (the
+//! `qdrant.Qdrant`, `qdrant.Collections`, `qdrant.Points` and
+//! `qdrant.Snapshots` services, plus `grpc.health.v1.Health`), so the
+//! official clients work unchanged with `prefer_grpc` or by default.
+//!
+//! A call passes, outermost first (spec `auth.md` §4):
+//! 1. authentication (`auth.rs`): credential from `api-key` /
+//!    `authorization: Bearer` metadata, the JWT `value_exists` check; the
+//!    two health checks are open;
+//! 2. the generated tonic service: gzip, message decoding;
+//! 3. the handler (`services/`): decode into engine types
+//!    (`conversions/from_proto`, INVALID_ARGUMENT), the access check of the
+//!    rpc's row in the table of access on the collection the message names
+//!    (PERMISSION_DENIED), the engine call REST makes too, and the answer
+//!    (`conversions/to_proto`). Engine errors map to codes in `error.rs`.
+//!
+//! Rpcs whose operation the engine does not have yet answer UNIMPLEMENTED
+//! after their access check (see `services/mod.rs` for the list of rpcs).
+
+mod auth;
+mod conversions;
+mod error;
+mod server;
+mod services;
+
+pub use server::{GrpcContext, serve};

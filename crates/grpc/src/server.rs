@@ -1,0 +1,98 @@
+//! The tonic server: the four Qdrant services and `grpc.health.v1.Health`
+//! behind the authentication layer, with gzip both ways and no practical
+//! limit on message size, as Qdrant serves them.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use osprey_auth::Authenticator;
+use osprey_engine::Storage;
+use qdrant_client::qdrant::collections_server::CollectionsServer;
+use qdrant_client::qdrant::points_server::PointsServer;
+use qdrant_client::qdrant::qdrant_server::QdrantServer;
+use qdrant_client::qdrant::snapshots_server::SnapshotsServer;
+use tonic::codec::CompressionEncoding;
+use tonic::transport::Server;
+use tonic::transport::server::TcpIncoming;
+
+use crate::auth::AuthLayer;
+use crate::services::{CollectionsService, PointsService, QdrantService, Shared, SnapshotsService};
+
+/// What the gRPC server serves from: the same storage and authenticator as
+/// the REST server, so both reach one engine through one enforcement point.
+pub struct GrpcContext {
+    pub storage: Arc<Storage>,
+    pub auth: Arc<Authenticator>,
+}
+
+/// Largest message accepted. Qdrant sets no decode limit (tonic's default is
+/// 4 MiB, too small for batch upserts); the authentication layer answers
+/// before any message is decoded, so only authenticated callers can send
+/// large messages.
+const MAX_MESSAGE_SIZE: usize = usize::MAX;
+
+/// Build-time commit id, reported by HealthCheck as Qdrant does (the binary
+/// reads the same variable for REST `GET /`).
+const COMMIT: Option<&str> = option_env!("GIT_COMMIT_ID");
+
+/// Applies what every service shares: gzip accepted and sent, no size limit.
+macro_rules! configured {
+    ($server:expr) => {
+        $server
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(MAX_MESSAGE_SIZE)
+            .max_encoding_message_size(MAX_MESSAGE_SIZE)
+    };
+}
+
+/// The server builder. TLS goes here: tonic is already built with `tls-ring`
+/// (qdrant-client enables it), so serving TLS is
+/// `Server::builder().tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?`
+/// with the `tls.cert` / `tls.key` files, passed in through [`GrpcContext`].
+/// Qdrant's public gRPC never asks for a client certificate and does not
+/// reload certificates (spec `auth.md` §11).
+fn builder() -> Server {
+    Server::builder().tcp_nodelay(true)
+}
+
+/// Serves gRPC on `listener` until `shutdown` completes, then drains the
+/// calls in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    ctx: GrpcContext,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    let GrpcContext { storage, auth } = ctx;
+    let shared = Arc::new(Shared {
+        storage: storage.clone(),
+        commit: COMMIT,
+    });
+
+    // `grpc.health.v1.Health/Check` answers SERVING for the server ("") and
+    // for each Qdrant service, always: a single node has nothing to wait for.
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<QdrantServer<QdrantService>>().await;
+    reporter
+        .set_serving::<CollectionsServer<CollectionsService>>()
+        .await;
+    reporter.set_serving::<PointsServer<PointsService>>().await;
+    reporter
+        .set_serving::<SnapshotsServer<SnapshotsService>>()
+        .await;
+
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    builder()
+        .layer(AuthLayer::new(auth, storage))
+        .add_service(configured!(QdrantServer::new(QdrantService::new(
+            shared.clone()
+        ))))
+        .add_service(configured!(CollectionsServer::new(
+            CollectionsService::new(shared.clone())
+        )))
+        .add_service(configured!(PointsServer::new(PointsService::new(shared))))
+        .add_service(configured!(SnapshotsServer::new(SnapshotsService)))
+        .add_service(configured!(health))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await
+}
