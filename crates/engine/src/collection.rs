@@ -349,7 +349,7 @@ impl Collection {
             Some(start) => store.offsets.range(start..),
             None => store.offsets.range(..),
         };
-        let mut points = Vec::with_capacity(limit);
+        let mut points = Vec::with_capacity(limit.min(store.len()));
         let mut next_page_offset = None;
         for (&id, &offset) in range {
             let offset = offset as usize;
@@ -418,14 +418,25 @@ pub(crate) fn make_record(
 }
 
 pub(crate) fn select_payload(payload: &Payload, with_payload: &WithPayload) -> Option<Payload> {
-    // Nested keys such as `a.b` are answered as Qdrant does for top-level
-    // selection: the listed top-level keys with their whole values.
+    // `a.b` selects the value at that path and keeps its nesting:
+    // {"a": {"b": ..}}; paths through arrays fall back to the top-level key.
     let include = |keys: &[String]| {
         let mut out = Payload::new();
         for key in keys {
-            let top = key.parse::<JsonPath>().map(|p| p.first_key().to_string()).unwrap_or_else(|_| key.clone());
-            if let Some(v) = payload.get(&top) {
-                out.insert(top, v.clone());
+            let Ok(path) = key.parse::<JsonPath>() else { continue };
+            let plain: Option<Vec<&str>> = std::iter::once(Some(path.first_key()))
+                .chain(path.items().iter().map(|item| match item {
+                    payload_path::JsonPathItem::Key(k) => Some(k.as_str()),
+                    _ => None,
+                }))
+                .collect();
+            match plain {
+                Some(parts) => copy_nested(payload, &mut out, &parts),
+                None => {
+                    if let Some(v) = payload.get(path.first_key()) {
+                        out.insert(path.first_key().to_string(), v.clone());
+                    }
+                }
             }
         }
         out
@@ -443,6 +454,29 @@ pub(crate) fn select_payload(payload: &Payload, with_payload: &WithPayload) -> O
             }
             Some(out)
         }
+    }
+}
+
+/// Copies the value at `parts` from `src` into `dst`, creating the objects on the way.
+fn copy_nested(src: &Payload, dst: &mut Payload, parts: &[&str]) {
+    let Some((first, rest)) = parts.split_first() else { return };
+    let Some(value) = src.get(*first) else { return };
+    if rest.is_empty() {
+        dst.insert(first.to_string(), value.clone());
+        return;
+    }
+    let Value::Object(inner) = value else { return };
+    let has_target = {
+        let mut probe = Payload::new();
+        copy_nested(inner, &mut probe, rest);
+        !probe.is_empty()
+    };
+    if !has_target {
+        return;
+    }
+    let slot = dst.entry(first.to_string()).or_insert_with(|| Value::Object(Payload::new()));
+    if let Value::Object(child) = slot {
+        copy_nested(inner, child, rest);
     }
 }
 

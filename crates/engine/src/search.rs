@@ -75,6 +75,7 @@ impl Collection {
         };
         validate_limit(request.limit)?;
         check_params(request.params.as_ref())?;
+        let vector = prepare_query(&self.config_ref(), &using, vector)?;
         let stage = Stage {
             prefetch: Vec::new(),
             scoring: Scoring::Nearest(vector),

@@ -1,10 +1,11 @@
-//! `qdrant.Points`: point writes, retrieval, scroll, count, search, query
-//! and recommend.
+//! `qdrant.Points`: point writes, named vectors, retrieval, scroll, count,
+//! search, query, recommend, discover, groups, facets and the distance matrix.
 
 use std::sync::Arc;
 
 use osprey_auth::Principal;
 use osprey_engine::operations::UpdateOperation;
+use qdrant_client::qdrant as proto;
 use qdrant_client::qdrant::points_server::Points;
 use qdrant_client::qdrant::{
     BatchResult, ClearPayloadPoints, CountPoints, CountResponse, CreateFieldIndexCollection,
@@ -21,7 +22,7 @@ use qdrant_client::qdrant::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{Shared, Timer, engine, not_supported};
+use super::{Shared, Timer, engine};
 use crate::auth::{authorize, caller, check_references};
 use crate::conversions::from_proto::{self, Write};
 use crate::conversions::to_proto;
@@ -60,10 +61,17 @@ impl PointsService {
     }
 }
 
-/// Access check of an rpc the engine cannot serve yet, then UNIMPLEMENTED.
-fn refuse<T, R>(request: &Request<T>, rpc: &str, collection: &str) -> Result<Response<R>, Status> {
-    authorize(&*caller(request)?, rpc, Some(collection))?;
-    Err(not_supported(rpc))
+/// The answer to a schema change (named vectors): applied and stored before
+/// the answer, as REST answers it.
+fn schema_changed(timer: &Timer) -> Response<PointsOperationResponse> {
+    Response::new(PointsOperationResponse {
+        result: Some(proto::UpdateResult {
+            operation_id: Some(0),
+            status: proto::UpdateStatus::Completed as i32,
+        }),
+        time: timer.secs(),
+        usage: None,
+    })
 }
 
 fn batch(results: Vec<Vec<osprey_engine::requests::ScoredPoint>>) -> Vec<BatchResult> {
@@ -227,20 +235,39 @@ impl Points for PointsService {
         }))
     }
 
+    /// Schema changes are applied, and stored, before the answer.
     async fn create_vector_name(
         &self,
         request: Request<CreateVectorNameRequest>,
     ) -> Result<Response<PointsOperationResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/CreateVectorName", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let (collection, vector, config) = from_proto::create_vector_name(request.into_inner())?;
+        authorize(&caller, "qdrant.Points/CreateVectorName", Some(&collection))?;
+        let storage = self.shared.storage.clone();
+        engine(move || storage.create_vector_name(&collection, &vector, config)).await?;
+        Ok(schema_changed(&timer))
     }
 
     async fn delete_vector_name(
         &self,
         request: Request<DeleteVectorNameRequest>,
     ) -> Result<Response<PointsOperationResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/DeleteVectorName", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let DeleteVectorNameRequest {
+            collection_name,
+            vector_name,
+            ..
+        } = request.into_inner();
+        authorize(
+            &caller,
+            "qdrant.Points/DeleteVectorName",
+            Some(&collection_name),
+        )?;
+        let storage = self.shared.storage.clone();
+        engine(move || storage.delete_vector_name(&collection_name, &vector_name)).await?;
+        Ok(schema_changed(&timer))
     }
 
     async fn search(
@@ -293,8 +320,34 @@ impl Points for PointsService {
         &self,
         request: Request<SearchPointGroups>,
     ) -> Result<Response<SearchGroupsResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/SearchGroups", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::search_groups(request.into_inner())?;
+        authorize(
+            &caller,
+            "qdrant.Points/SearchGroups",
+            Some(&read.collection),
+        )?;
+        check_references(
+            &caller,
+            read.request
+                .groups
+                .with_lookup
+                .iter()
+                .map(|l| l.collection()),
+        )?;
+        let storage = self.shared.storage.clone();
+        let groups = engine(move || {
+            storage
+                .collection(&read.collection)?
+                .search_groups(read.request, &storage)
+        })
+        .await?;
+        Ok(Response::new(SearchGroupsResponse {
+            result: Some(to_proto::groups_result(groups)),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn scroll(
@@ -393,24 +446,107 @@ impl Points for PointsService {
         &self,
         request: Request<RecommendPointGroups>,
     ) -> Result<Response<RecommendGroupsResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/RecommendGroups", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::recommend_groups(request.into_inner())?;
+        authorize(
+            &caller,
+            "qdrant.Points/RecommendGroups",
+            Some(&read.collection),
+        )?;
+        let lookups = read
+            .request
+            .lookup_from
+            .iter()
+            .map(|l| l.collection.as_str());
+        let with_lookup = read
+            .request
+            .groups
+            .with_lookup
+            .iter()
+            .map(|l| l.collection());
+        check_references(&caller, lookups.chain(with_lookup))?;
+        let storage = self.shared.storage.clone();
+        let groups = engine(move || {
+            storage
+                .collection(&read.collection)?
+                .recommend_groups(read.request, &storage)
+        })
+        .await?;
+        Ok(Response::new(RecommendGroupsResponse {
+            result: Some(to_proto::groups_result(groups)),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn discover(
         &self,
         request: Request<DiscoverPoints>,
     ) -> Result<Response<DiscoverResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/Discover", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::discover(request.into_inner())?;
+        authorize(&caller, "qdrant.Points/Discover", Some(&read.collection))?;
+        check_references(
+            &caller,
+            read.request
+                .lookup_from
+                .iter()
+                .map(|l| l.collection.as_str()),
+        )?;
+        let storage = self.shared.storage.clone();
+        let points = engine(move || {
+            storage
+                .collection(&read.collection)?
+                .discover(read.request, &storage)
+        })
+        .await?;
+        Ok(Response::new(DiscoverResponse {
+            result: points.into_iter().map(to_proto::scored_point).collect(),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn discover_batch(
         &self,
         request: Request<DiscoverBatchPoints>,
     ) -> Result<Response<DiscoverBatchResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/DiscoverBatch", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let DiscoverBatchPoints {
+            collection_name,
+            discover_points,
+            ..
+        } = request.into_inner();
+        let requests = discover_points
+            .into_iter()
+            .map(|d| from_proto::discover(d).map(|read| read.request))
+            .collect::<Result<Vec<_>, Status>>()?;
+        authorize(
+            &caller,
+            "qdrant.Points/DiscoverBatch",
+            Some(&collection_name),
+        )?;
+        for request in &requests {
+            check_references(
+                &caller,
+                request.lookup_from.iter().map(|l| l.collection.as_str()),
+            )?;
+        }
+        let storage = self.shared.storage.clone();
+        let results = engine(move || {
+            storage
+                .collection(&collection_name)?
+                .discover_batch(requests, &storage)
+        })
+        .await?;
+        Ok(Response::new(DiscoverBatchResponse {
+            result: batch(results),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn count(
@@ -531,31 +667,98 @@ impl Points for PointsService {
         &self,
         request: Request<QueryPointGroups>,
     ) -> Result<Response<QueryGroupsResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/QueryGroups", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::query_groups(request.into_inner())?;
+        authorize(&caller, "qdrant.Points/QueryGroups", Some(&read.collection))?;
+        check_references(
+            &caller,
+            read.request
+                .referenced_collections()
+                .iter()
+                .map(String::as_str),
+        )?;
+        let storage = self.shared.storage.clone();
+        let groups = engine(move || {
+            storage
+                .collection(&read.collection)?
+                .query_groups(read.request, &storage)
+        })
+        .await?;
+        Ok(Response::new(QueryGroupsResponse {
+            result: Some(to_proto::groups_result(groups)),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn facet(
         &self,
         request: Request<FacetCounts>,
     ) -> Result<Response<FacetResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/Facet", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::facet(request.into_inner())?;
+        authorize(&caller, "qdrant.Points/Facet", Some(&read.collection))?;
+        let storage = self.shared.storage.clone();
+        let facets =
+            engine(move || storage.collection(&read.collection)?.facet(read.request)).await?;
+        Ok(Response::new(FacetResponse {
+            hits: to_proto::facet_hits(facets),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn search_matrix_pairs(
         &self,
         request: Request<SearchMatrixPoints>,
     ) -> Result<Response<SearchMatrixPairsResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/SearchMatrixPairs", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::search_matrix(request.into_inner())?;
+        authorize(
+            &caller,
+            "qdrant.Points/SearchMatrixPairs",
+            Some(&read.collection),
+        )?;
+        let storage = self.shared.storage.clone();
+        let matrix = engine(move || {
+            storage
+                .collection(&read.collection)?
+                .search_matrix_pairs(read.request)
+        })
+        .await?;
+        Ok(Response::new(SearchMatrixPairsResponse {
+            result: Some(to_proto::matrix_pairs(matrix)),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 
     async fn search_matrix_offsets(
         &self,
         request: Request<SearchMatrixPoints>,
     ) -> Result<Response<SearchMatrixOffsetsResponse>, Status> {
-        let name = request.get_ref().collection_name.clone();
-        refuse(&request, "qdrant.Points/SearchMatrixOffsets", &name)
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let read = from_proto::search_matrix(request.into_inner())?;
+        authorize(
+            &caller,
+            "qdrant.Points/SearchMatrixOffsets",
+            Some(&read.collection),
+        )?;
+        let storage = self.shared.storage.clone();
+        let matrix = engine(move || {
+            storage
+                .collection(&read.collection)?
+                .search_matrix_offsets(read.request)
+        })
+        .await?;
+        Ok(Response::new(SearchMatrixOffsetsResponse {
+            result: Some(to_proto::matrix_offsets(matrix)),
+            time: timer.secs(),
+            usage: None,
+        }))
     }
 }

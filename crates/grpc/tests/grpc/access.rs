@@ -210,6 +210,14 @@ async fn collection_tokens_see_and_touch_only_their_collections() {
         Code::PermissionDenied,
         "Forbidden: Only points access is allowed for collection docs",
     );
+    assert_status(
+        prw.delete_vector_name(qdrant_client::qdrant::DeleteVectorNameRequestBuilder::new(
+            "docs", "v",
+        ))
+        .await,
+        Code::PermissionDenied,
+        "Forbidden: Only points access is allowed for collection docs",
+    );
 }
 
 #[tokio::test]

@@ -319,9 +319,13 @@ async fn client_flow() {
 
     // Not served yet: UNIMPLEMENTED naming the rpc.
     assert_status(
-        client.facet(FacetCountsBuilder::new("docs", "city")).await,
+        client
+            .create_snapshot(CreateSnapshotRequest {
+                collection_name: "docs".into(),
+            })
+            .await,
         Code::Unimplemented,
-        "Not implemented: qdrant.Points/Facet is not supported by this server yet",
+        "Not implemented: qdrant.Snapshots/Create is not supported by this server yet",
     );
     // 1.19+ only: refused, not ignored.
     let prefix = client
@@ -406,4 +410,205 @@ async fn large_and_gzip_messages() {
         .await
         .unwrap();
     assert_eq!(all.result.len(), 1600);
+}
+
+/// Groups, discovery, facets, the distance matrix and named-vector schema
+/// changes: the same engine operations as their REST routes.
+#[tokio::test]
+async fn grouped_and_summary_reads() {
+    use qdrant_client::qdrant::{
+        ContextExamplePair, CreateVectorNameRequestBuilder, DeleteVectorNameRequestBuilder,
+        DenseVectorCreationConfig, DiscoverPointsBuilder, QueryPointGroupsBuilder,
+        RecommendPointGroupsBuilder, SearchMatrixPointsBuilder, SearchPointGroupsBuilder,
+        TargetVector, VectorExample, VectorParamsMap, VectorsConfig,
+        create_vector_name_request::VectorConfig, facet_value, group_id, target_vector::Target,
+        vector_example::Example, vectors_config::Config,
+    };
+
+    let server = TestServer::start().await;
+    let client = server.admin();
+    client
+        .create_collection(
+            CreateCollectionBuilder::new("docs")
+                .vectors_config(VectorParamsBuilder::new(4, Distance::Cosine)),
+        )
+        .await
+        .unwrap();
+    client
+        .upsert_points(UpsertPointsBuilder::new("docs", points()).wait(true))
+        .await
+        .unwrap();
+
+    let groups = client
+        .search_groups(SearchPointGroupsBuilder::new(
+            "docs",
+            vec![1.0, 0.0, 0.0, 0.0],
+            5,
+            "city",
+            2,
+        ))
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+        .groups;
+    assert_eq!(groups.len(), 2);
+    assert_eq!(
+        groups[0].id.as_ref().unwrap().kind,
+        Some(group_id::Kind::StringValue("Berlin".into()))
+    );
+    assert!(groups.iter().all(|g| g.hits.len() <= 2));
+
+    let by_number = client
+        .query_groups(
+            QueryPointGroupsBuilder::new("docs", "n")
+                .query(Query::new_nearest(vec![0.0, 0.0, 1.0, 0.0]))
+                .limit(2),
+        )
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+        .groups;
+    assert_eq!(by_number.len(), 2);
+    // Non-negative group numbers are sent unsigned, as Qdrant sends them.
+    assert_eq!(
+        by_number[0].id.as_ref().unwrap().kind,
+        Some(group_id::Kind::UnsignedValue(2))
+    );
+
+    let recommended = client
+        .recommend_groups(
+            RecommendPointGroupsBuilder::new("docs", "city", 1, 2).add_positive(PointId::from(1)),
+        )
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+        .groups;
+    assert_eq!(recommended.len(), 2);
+
+    let example = |id: u64| VectorExample {
+        example: Some(Example::Id(PointId::from(id))),
+    };
+    let discovered = client
+        .discover(
+            DiscoverPointsBuilder::new(
+                "docs",
+                vec![ContextExamplePair {
+                    positive: Some(example(5)),
+                    negative: Some(example(4)),
+                }],
+                3,
+            )
+            .target(TargetVector {
+                target: Some(Target::Single(example(1))),
+            }),
+        )
+        .await
+        .unwrap()
+        .result;
+    assert!(!discovered.is_empty());
+    assert!(
+        discovered.iter().all(|p| num(p.id.as_ref().unwrap()) != 1),
+        "the target itself is excluded"
+    );
+
+    let facets = client
+        .facet(FacetCountsBuilder::new("docs", "city").exact(true))
+        .await
+        .unwrap()
+        .hits;
+    let counts: Vec<(Option<facet_value::Variant>, u64)> = facets
+        .into_iter()
+        .map(|h| (h.value.and_then(|v| v.variant), h.count))
+        .collect();
+    assert!(
+        counts.contains(&(Some(facet_value::Variant::StringValue("Berlin".into())), 3)),
+        "{counts:?}"
+    );
+
+    let pairs = client
+        .search_matrix_pairs(SearchMatrixPointsBuilder::new("docs").sample(6).limit(1))
+        .await
+        .unwrap()
+        .result
+        .unwrap()
+        .pairs;
+    assert_eq!(pairs.len(), 6);
+    let offsets = client
+        .search_matrix_offsets(SearchMatrixPointsBuilder::new("docs").sample(6).limit(1))
+        .await
+        .unwrap()
+        .result
+        .unwrap();
+    assert_eq!(offsets.ids.len(), 6);
+    assert_eq!(offsets.scores.len(), offsets.offsets_row.len());
+
+    // Named vectors: add one to a collection of named vectors, then drop it.
+    let named = VectorsConfig {
+        config: Some(Config::ParamsMap(VectorParamsMap {
+            map: [(
+                "text".to_string(),
+                VectorParamsBuilder::new(4, Distance::Dot).build(),
+            )]
+            .into(),
+        })),
+    };
+    client
+        .create_collection(CreateCollectionBuilder::new("named").vectors_config(named))
+        .await
+        .unwrap();
+    let image = VectorConfig::DenseConfig(DenseVectorCreationConfig {
+        size: 2,
+        distance: Distance::Cosine as i32,
+        ..Default::default()
+    });
+    client
+        .create_vector_name(CreateVectorNameRequestBuilder::new("named", "image", image))
+        .await
+        .unwrap();
+    let vector_names = |info: qdrant_client::qdrant::CollectionInfo| match info
+        .config
+        .unwrap()
+        .params
+        .unwrap()
+        .vectors_config
+        .unwrap()
+        .config
+        .unwrap()
+    {
+        Config::ParamsMap(map) => {
+            let mut names: Vec<String> = map.map.into_keys().collect();
+            names.sort();
+            names
+        }
+        Config::Params(_) => panic!("named vectors expected"),
+    };
+    assert_eq!(
+        vector_names(
+            client
+                .collection_info("named")
+                .await
+                .unwrap()
+                .result
+                .unwrap()
+        ),
+        ["image", "text"]
+    );
+    client
+        .delete_vector_name(DeleteVectorNameRequestBuilder::new("named", "image"))
+        .await
+        .unwrap();
+    assert_eq!(
+        vector_names(
+            client
+                .collection_info("named")
+                .await
+                .unwrap()
+                .result
+                .unwrap()
+        ),
+        ["text"]
+    );
 }

@@ -3,16 +3,16 @@
 use std::collections::{BTreeMap, HashMap};
 
 use osprey_engine::config::{
-    CreateCollection, Datatype, Distance, HnswConfigDiff, Modifier, MultiVectorComparator,
-    MultiVectorConfig, ShardingMethod, SparseVectorParams, UpdateCollection, VectorParams,
-    VectorsConfig,
+    CreateCollection, Datatype, DenseVectorConfig, Distance, HnswConfigDiff, Modifier,
+    MultiVectorComparator, MultiVectorConfig, ShardingMethod, SparseVectorParams, UpdateCollection,
+    VectorNameConfig, VectorParams, VectorsConfig,
 };
 use osprey_engine::{AliasOperation, ChangeAliasesOperation};
 use qdrant_client::qdrant::{
     self as proto, alias_operations::Action, binary_quantization_query_encoding,
-    max_optimization_threads, quantization_config::Quantization,
-    quantization_config_diff::Quantization as QuantizationDiff, vectors_config::Config,
-    vectors_config_diff::Config as ConfigDiff,
+    create_vector_name_request::VectorConfig, max_optimization_threads,
+    quantization_config::Quantization, quantization_config_diff::Quantization as QuantizationDiff,
+    vectors_config::Config, vectors_config_diff::Config as ConfigDiff,
 };
 use serde_json::Value;
 
@@ -98,6 +98,43 @@ pub(crate) fn update_collection(
     Ok((collection_name, request))
 }
 
+/// `CreateVectorNameRequest`: the collection, the vector's name and its
+/// configuration. A sparse vector's `datatype` belongs to its index, as in
+/// the collection configuration.
+pub(crate) fn create_vector_name(
+    request: proto::CreateVectorNameRequest,
+) -> Decoded<(String, String, VectorNameConfig)> {
+    let proto::CreateVectorNameRequest {
+        collection_name,
+        wait: _,
+        vector_name,
+        timeout: _,
+        ordering: _,
+        vector_config,
+    } = request;
+    let config = match vector_config {
+        Some(VectorConfig::DenseConfig(dense)) => VectorNameConfig::Dense(DenseVectorConfig {
+            size: dense.size,
+            distance: distance(dense.distance)?,
+            multivector_config: dense.multivector_config.map(multivector).transpose()?,
+            datatype: dense.datatype.map(datatype).transpose()?.flatten(),
+        }),
+        Some(VectorConfig::SparseConfig(sparse)) => {
+            let datatype = sparse.datatype.map(datatype_name).transpose()?.flatten();
+            VectorNameConfig::Sparse(SparseVectorParams {
+                index: datatype.map(|d| JsonObject::new().set("datatype", d).build()),
+                modifier: sparse.modifier.map(modifier).transpose()?,
+            })
+        }
+        None => {
+            return Err(invalid(
+                "vector_config is required: dense_config or sparse_config",
+            ));
+        }
+    };
+    Ok((collection_name, vector_name, config))
+}
+
 /// `ChangeAliases`.
 pub(crate) fn change_aliases(request: proto::ChangeAliases) -> Decoded<ChangeAliasesOperation> {
     let actions = request
@@ -168,18 +205,24 @@ fn vector_params(params: proto::VectorParams) -> Decoded<VectorParams> {
         quantization_config: quantization_config.map(quantization).transpose()?,
         on_disk,
         datatype: datatype.map(self::datatype).transpose()?.flatten(),
-        multivector_config: multivector_config
-            .map(|m| {
-                Ok::<_, tonic::Status>(MultiVectorConfig {
-                    comparator: match proto_enum::<proto::MultiVectorComparator>(
-                        m.comparator,
-                        "multivector comparator",
-                    )? {
-                        proto::MultiVectorComparator::MaxSim => MultiVectorComparator::MaxSim,
-                    },
-                })
-            })
-            .transpose()?,
+        multivector_config: multivector_config.map(multivector).transpose()?,
+    })
+}
+
+fn multivector(config: proto::MultiVectorConfig) -> Decoded<MultiVectorConfig> {
+    let comparator = match proto_enum::<proto::MultiVectorComparator>(
+        config.comparator,
+        "multivector comparator",
+    )? {
+        proto::MultiVectorComparator::MaxSim => MultiVectorComparator::MaxSim,
+    };
+    Ok(MultiVectorConfig { comparator })
+}
+
+fn modifier(modifier: i32) -> Decoded<Modifier> {
+    Ok(match proto_enum::<proto::Modifier>(modifier, "modifier")? {
+        proto::Modifier::None => Modifier::None,
+        proto::Modifier::Idf => Modifier::Idf,
     })
 }
 
@@ -374,15 +417,7 @@ fn sparse_vectors(
                         .build())
                 })
                 .transpose()?;
-            let modifier = params
-                .modifier
-                .map(|m| {
-                    Ok::<_, tonic::Status>(match proto_enum::<proto::Modifier>(m, "modifier")? {
-                        proto::Modifier::None => Modifier::None,
-                        proto::Modifier::Idf => Modifier::Idf,
-                    })
-                })
-                .transpose()?;
+            let modifier = params.modifier.map(modifier).transpose()?;
             Ok((name, SparseVectorParams { index, modifier }))
         })
         .collect()

@@ -3,12 +3,18 @@
 
 pub(crate) mod collections;
 pub(crate) mod filter;
+pub(crate) mod groups;
 pub(crate) mod points;
 pub(crate) mod reads;
 pub(crate) mod value;
 pub(crate) mod vectors;
 
-pub(crate) use collections::{change_aliases, create_collection, update_collection};
+pub(crate) use collections::{
+    change_aliases, create_collection, create_vector_name, update_collection,
+};
+pub(crate) use groups::{
+    discover, facet, query_groups, recommend_groups, search_groups, search_matrix,
+};
 pub(crate) use points::{
     Write, clear_payload, create_field_index, delete_payload, delete_points, delete_vectors,
     overwrite_payload, set_payload, update_batch, update_vectors, upsert,

@@ -28,11 +28,11 @@ pub(crate) struct Read<T> {
     pub request: T,
 }
 
-fn size(value: u64, what: &str) -> Decoded<usize> {
+pub(super) fn size(value: u64, what: &str) -> Decoded<usize> {
     usize::try_from(value).map_err(|_| invalid(format!("{what} is too large")))
 }
 
-fn optional_size(value: Option<u64>, what: &str) -> Decoded<Option<usize>> {
+pub(super) fn optional_size(value: Option<u64>, what: &str) -> Decoded<Option<usize>> {
     value.map(|v| size(v, what)).transpose()
 }
 
@@ -53,7 +53,7 @@ pub(crate) fn with_vectors(selector: Option<proto::WithVectorsSelector>) -> Opti
     })
 }
 
-fn search_params(params: Option<proto::SearchParams>) -> Decoded<Option<SearchParams>> {
+pub(super) fn search_params(params: Option<proto::SearchParams>) -> Decoded<Option<SearchParams>> {
     let Some(params) = params else {
         return Ok(None);
     };
@@ -88,7 +88,9 @@ fn search_params(params: Option<proto::SearchParams>) -> Decoded<Option<SearchPa
     }))
 }
 
-fn lookup_location(lookup: Option<proto::LookupLocation>) -> Decoded<Option<LookupLocation>> {
+pub(super) fn lookup_location(
+    lookup: Option<proto::LookupLocation>,
+) -> Decoded<Option<LookupLocation>> {
     lookup
         .map(|l| {
             Ok(LookupLocation {
@@ -122,7 +124,7 @@ pub(crate) fn get_points(request: proto::GetPoints) -> Decoded<Read<PointRequest
     })
 }
 
-fn order_by(order: proto::OrderBy) -> Decoded<OrderBy> {
+pub(super) fn order_by(order: proto::OrderBy) -> Decoded<OrderBy> {
     let proto::OrderBy {
         key,
         direction,
@@ -207,6 +209,26 @@ pub(crate) fn count(request: proto::CountPoints) -> Decoded<Read<CountRequest>> 
     })
 }
 
+/// The vector of a search: dense unless `sparse_indices` makes it sparse;
+/// `vector_name` picks a named vector.
+pub(super) fn named_vector(
+    vector: Vec<f32>,
+    vector_name: Option<String>,
+    sparse_indices: Option<proto::SparseIndices>,
+) -> NamedVectorStruct {
+    match (sparse_indices, vector_name) {
+        (Some(indices), name) => NamedVectorStruct::Sparse {
+            name: name.unwrap_or_default(),
+            vector: SparseVector {
+                indices: indices.data,
+                values: vector,
+            },
+        },
+        (None, Some(name)) => NamedVectorStruct::Dense { name, vector },
+        (None, None) => NamedVectorStruct::Default(vector),
+    }
+}
+
 /// `SearchPoints`: `vector` is dense unless `sparse_indices` makes it sparse;
 /// `vector_name` picks a named vector.
 pub(crate) fn search(request: proto::SearchPoints) -> Decoded<Read<SearchRequest>> {
@@ -226,17 +248,7 @@ pub(crate) fn search(request: proto::SearchPoints) -> Decoded<Read<SearchRequest
         shard_key_selector,
         sparse_indices,
     } = request;
-    let vector = match (sparse_indices, vector_name) {
-        (Some(indices), name) => NamedVectorStruct::Sparse {
-            name: name.unwrap_or_default(),
-            vector: SparseVector {
-                indices: indices.data,
-                values: vector,
-            },
-        },
-        (None, Some(name)) => NamedVectorStruct::Dense { name, vector },
-        (None, None) => NamedVectorStruct::Default(vector),
-    };
+    let vector = named_vector(vector, vector_name, sparse_indices);
     Ok(Read {
         collection: collection_name,
         request: SearchRequest {
@@ -253,7 +265,7 @@ pub(crate) fn search(request: proto::SearchPoints) -> Decoded<Read<SearchRequest
     })
 }
 
-fn recommend_strategy(strategy: i32) -> Decoded<RecommendStrategy> {
+pub(super) fn recommend_strategy(strategy: i32) -> Decoded<RecommendStrategy> {
     Ok(
         match proto_enum::<proto::RecommendStrategy>(strategy, "recommend strategy")? {
             proto::RecommendStrategy::AverageVector => RecommendStrategy::AverageVector,
@@ -261,6 +273,18 @@ fn recommend_strategy(strategy: i32) -> Decoded<RecommendStrategy> {
             proto::RecommendStrategy::SumScores => RecommendStrategy::SumScores,
         },
     )
+}
+
+/// Recommend examples: by id first, then by vector.
+pub(super) fn examples(
+    ids: Vec<proto::PointId>,
+    vectors: Vec<proto::Vector>,
+) -> Decoded<Vec<VectorInput>> {
+    let mut out: Vec<VectorInput> = point_ids(ids)?.into_iter().map(VectorInput::Id).collect();
+    for v in vectors {
+        out.push(vector_as_input(v)?);
+    }
+    Ok(out)
 }
 
 /// `RecommendPoints`: examples by id come first, then examples by vector.
@@ -285,15 +309,6 @@ pub(crate) fn recommend(request: proto::RecommendPoints) -> Decoded<Read<Recomme
         timeout: _,
         shard_key_selector,
     } = request;
-    let examples = |ids: Vec<proto::PointId>,
-                    vectors: Vec<proto::Vector>|
-     -> Decoded<Vec<VectorInput>> {
-        let mut out: Vec<VectorInput> = point_ids(ids)?.into_iter().map(VectorInput::Id).collect();
-        for v in vectors {
-            out.push(vector_as_input(v)?);
-        }
-        Ok(out)
-    };
     Ok(Read {
         collection: collection_name,
         request: RecommendRequest {
@@ -352,7 +367,7 @@ pub(crate) fn query(request: proto::QueryPoints) -> Decoded<Read<QueryRequest>> 
     })
 }
 
-fn prefetches(list: Vec<proto::PrefetchQuery>) -> Decoded<Option<OneOrMany<Prefetch>>> {
+pub(super) fn prefetches(list: Vec<proto::PrefetchQuery>) -> Decoded<Option<OneOrMany<Prefetch>>> {
     if list.is_empty() {
         return Ok(None);
     }
@@ -384,7 +399,10 @@ fn prefetch(p: proto::PrefetchQuery) -> Decoded<Prefetch> {
     })
 }
 
-fn required_input(input: Option<proto::VectorInput>, what: &str) -> Decoded<VectorInput> {
+pub(super) fn required_input(
+    input: Option<proto::VectorInput>,
+    what: &str,
+) -> Decoded<VectorInput> {
     vector_input(input.ok_or_else(|| invalid(format!("{what} is required")))?)
 }
 
@@ -403,7 +421,7 @@ fn context_pairs(context: Option<proto::ContextInput>) -> Decoded<Vec<ContextPai
 }
 
 /// The `query` of a query request or prefetch.
-fn query_interface(query: proto::Query) -> Decoded<QueryInterface> {
+pub(super) fn query_interface(query: proto::Query) -> Decoded<QueryInterface> {
     let Some(variant) = query.variant else {
         return Err(invalid("Malformed Query: no variant is set"));
     };

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use osprey_engine::requests::VectorInput;
-use osprey_engine::types::{SparseVector, Vector, VectorStruct};
+use osprey_engine::types::{InferenceInput, SparseVector, Vector, VectorStruct};
 use qdrant_client::qdrant::{
     self as proto, vector::Vector as VectorOneOf, vector_input::Variant, vectors::VectorsOptions,
 };
@@ -127,33 +127,32 @@ fn split_multi(data: Vec<f32>, count: u32) -> Decoded<Vec<Vec<f32>>> {
     Ok(data.chunks(dim).map(<[f32]>::to_vec).collect())
 }
 
-/// The REST form of an inference input: `{"text" | "image" | "object": ..,
+/// An inference input as REST writes it: `{"text" | "image" | "object": ..,
 /// "model": .., "options": {..}}`. The engine refuses it with its own message.
 fn inference(
     key: &str,
     input: Value,
     model: String,
     options: std::collections::HashMap<String, proto::Value>,
-) -> Decoded<Map<String, Value>> {
-    let mut out = Map::new();
-    out.insert(key.to_string(), input);
-    out.insert("model".into(), Value::String(model));
+) -> Decoded<InferenceInput> {
+    let mut rest = Map::new();
+    rest.insert(key.to_string(), input);
     if !options.is_empty() {
-        out.insert("options".into(), Value::Object(payload(options)?));
+        rest.insert("options".into(), Value::Object(payload(options)?));
     }
-    Ok(out)
+    Ok(InferenceInput { model, rest })
 }
 
-fn document(doc: proto::Document) -> Decoded<Map<String, Value>> {
+fn document(doc: proto::Document) -> Decoded<InferenceInput> {
     inference("text", Value::String(doc.text), doc.model, doc.options)
 }
 
-fn image(image: proto::Image) -> Decoded<Map<String, Value>> {
+fn image(image: proto::Image) -> Decoded<InferenceInput> {
     let input = image.image.map(value).transpose()?.unwrap_or(Value::Null);
     inference("image", input, image.model, image.options)
 }
 
-fn inference_object(object: proto::InferenceObject) -> Decoded<Map<String, Value>> {
+fn inference_object(object: proto::InferenceObject) -> Decoded<InferenceInput> {
     let input = object.object.map(value).transpose()?.unwrap_or(Value::Null);
     inference("object", input, object.model, object.options)
 }

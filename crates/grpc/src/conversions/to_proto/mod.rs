@@ -10,5 +10,8 @@ pub(crate) mod value;
 pub(crate) mod vectors;
 
 pub(crate) use collections::{alias_descriptions, collection_info};
-pub(crate) use points::{count_result, retrieved_point, scored_point, update_result};
+pub(crate) use points::{
+    count_result, facet_hits, groups_result, matrix_offsets, matrix_pairs, retrieved_point,
+    scored_point, update_result,
+};
 pub(crate) use value::point_id;

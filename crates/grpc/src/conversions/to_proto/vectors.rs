@@ -4,7 +4,7 @@
 //! back to these fields).
 
 use osprey_engine::requests::{VectorInput, VectorOutput};
-use osprey_engine::types::{SparseVector, Vector, VectorStruct};
+use osprey_engine::types::{InferenceInput, SparseVector, Vector, VectorStruct};
 use qdrant_client::qdrant::{
     self as proto, vector::Vector as VectorOneOf, vector_input::Variant, vectors::VectorsOptions,
     vectors_output::VectorsOptions as OutputOptions,
@@ -72,10 +72,10 @@ fn sparse(s: SparseVector) -> proto::SparseVector {
 }
 
 #[cfg_attr(not(test), allow(dead_code))]
-fn inference_object(map: serde_json::Map<String, serde_json::Value>) -> proto::InferenceObject {
+fn inference_object(input: InferenceInput) -> proto::InferenceObject {
     proto::InferenceObject {
-        object: Some(value(serde_json::Value::Object(map))),
-        model: String::new(),
+        object: Some(value(serde_json::Value::Object(input.rest))),
+        model: input.model,
         options: Default::default(),
     }
 }
@@ -89,7 +89,7 @@ pub(crate) fn vector(vector: Vector) -> proto::Vector {
         Vector::Dense(d) => VectorOneOf::Dense(dense(d)),
         Vector::Sparse(s) => VectorOneOf::Sparse(sparse(s)),
         Vector::Multi(m) => VectorOneOf::MultiDense(multi(m)),
-        Vector::Inference(map) => VectorOneOf::Object(inference_object(map)),
+        Vector::Inference(input) => VectorOneOf::Object(inference_object(input)),
     };
     proto::Vector {
         data: Vec::new(),
@@ -122,7 +122,7 @@ pub(crate) fn vector_input(input: VectorInput) -> proto::VectorInput {
         VectorInput::Sparse(s) => Variant::Sparse(sparse(s)),
         VectorInput::Multi(m) => Variant::MultiDense(multi(m)),
         VectorInput::Id(id) => Variant::Id(point_id(id)),
-        VectorInput::Inference(map) => Variant::Object(inference_object(map)),
+        VectorInput::Inference(input) => Variant::Object(inference_object(input)),
     };
     proto::VectorInput {
         variant: Some(variant),
