@@ -42,7 +42,9 @@ def _binary() -> str:
 class OspreyServer:
     """A running server with its storage in a temporary directory."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra_env: dict[str, str] | None = None, tls: bool = False) -> None:
+        self.extra_env = dict(extra_env or {})
+        self.tls = tls
         self._tmp = tempfile.TemporaryDirectory(prefix="osprey-py-")
         self.dir = Path(self._tmp.name)
         self.http_port = _free_port()
@@ -56,7 +58,14 @@ class OspreyServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.http_port}"
+        scheme = "https" if self.tls else "http"
+        host = "localhost" if self.tls else "127.0.0.1"
+        return f"{scheme}://{host}:{self.http_port}"
+
+    def _health_get(self):
+        if self.tls:
+            return requests.get(self.url + "/healthz", timeout=2, verify=str(self.dir / "cert.pem"))
+        return requests.get(self.url + "/healthz", timeout=2)
 
     def log_path(self) -> Path:
         return self.dir / f"server-{self.starts}.log"
@@ -82,6 +91,7 @@ class OspreyServer:
                 "RUST_LOG": "warn",
             }
         )
+        env.update(self.extra_env)
         log = open(self.log_path(), "wb")
         self.proc = subprocess.Popen(
             [self.binary],
@@ -99,7 +109,7 @@ class OspreyServer:
                 self.proc = None
                 pytest.fail(f"osprey exited during start-up ({code}):\n{self.log_tail()}")
             try:
-                if requests.get(self.url + "/healthz", timeout=2).status_code == 200:
+                if self._health_get().status_code == 200:
                     return
             except requests.RequestException:
                 pass

@@ -14,8 +14,9 @@
 //!    (PERMISSION_DENIED), the engine call REST makes too, and the answer
 //!    (`conversions/to_proto`). Engine errors map to codes in `error.rs`.
 //!
-//! Rpcs whose operation the engine does not have yet answer UNIMPLEMENTED
-//! after their access check (see `services/mod.rs` for the list of rpcs).
+//! Rpcs whose operation the engine does not have yet (snapshots, shard keys,
+//! cluster setup) answer UNIMPLEMENTED after their access check; see
+//! `services/mod.rs`.
 
 mod auth;
 mod conversions;

@@ -10,6 +10,7 @@ mod bootstrap;
 mod cli;
 mod server;
 mod settings;
+mod tls;
 
 use std::process::ExitCode;
 

@@ -15,6 +15,7 @@ use tracing_subscriber::EnvFilter;
 use crate::bootstrap::{self, AuthMode, AuthPlan, MetaStore};
 use crate::cli::{QDRANT_API_VERSION, ServeArgs};
 use crate::settings::{self, Settings, Sources};
+use crate::tls;
 
 /// Runs the server until SIGINT or SIGTERM.
 pub fn run(args: ServeArgs) -> Result<()> {
@@ -72,14 +73,36 @@ async fn serve(settings: Settings) -> Result<()> {
     let auth = wiring::authenticator(plan)?;
     let router = wiring::rest_router(storage.clone(), auth, &settings);
 
-    tracing::info!("REST API listening on http://{local}");
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("serving REST")?;
+    match tls::TlsFiles::from_settings(&settings)? {
+        None => {
+            tracing::info!("REST API listening on http://{local}");
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .context("serving REST")?;
+        }
+        Some(files) => {
+            let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(files.rest_config()?);
+            tls::spawn_reloader(files, rustls_config.clone());
+            let handle = axum_server::Handle::new();
+            let stopper = handle.clone();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            tracing::info!("REST API listening on https://{local}");
+            let listener = listener.into_std().context("preparing the REST listener for TLS")?;
+            axum_server::from_tcp_rustls(listener, rustls_config)
+                .context("serving REST over TLS")?
+                .handle(handle)
+                .serve(router.into_make_service_with_connect_info::<SocketAddr>())
+                .await
+                .context("serving REST over TLS")?;
+        }
+    }
 
     tracing::info!("stopped accepting requests; flushing storage");
     wiring::close_storage(&storage)?;
@@ -116,18 +139,13 @@ fn init_tracing(log_level: &str) {
 }
 
 /// Settings that ask for something this build cannot do safely are refused, not
-/// quietly downgraded.
+/// quietly downgraded: TLS asked for but unusable stops the start.
 fn refuse_unsupported(settings: &Settings) -> Result<()> {
-    // TODO(issue 3 item 7, TLS): serve HTTPS with rustls + the ring provider
-    // (`rustls::crypto::ring::default_provider().install_default()` once here, see
-    // DEPENDENCIES.md §3), reload certificates every tls.cert_ttl, and verify client
-    // certificates when service.verify_https_client_certificate is set.
-    if settings.service.enable_tls {
-        bail!(
-            "service.enable_tls is true, but TLS is not available in this build yet; refusing \
-             to start rather than send API keys over plain HTTP (set it to false, or put a \
-             TLS-terminating proxy in front)"
-        );
+    // One crypto provider for the process (DEPENDENCIES.md §3); an error only
+    // means one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    if let Some(files) = tls::TlsFiles::from_settings(settings)? {
+        files.rest_config()?;
     }
     Ok(())
 }
@@ -277,8 +295,9 @@ mod tests {
         }
     }
 
+    // Asking for TLS without certificate files must stop the start, never fall back to plain HTTP.
     #[test]
-    fn enable_tls_is_refused_until_tls_exists() {
+    fn enable_tls_without_certificates_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let mut env = std::collections::HashMap::new();
         env.insert("QDRANT__SERVICE__ENABLE_TLS".to_owned(), "true".to_owned());
@@ -290,6 +309,6 @@ mod tests {
         };
         let settings = settings::load(&sources).unwrap().settings;
         let err = refuse_unsupported(&settings).unwrap_err();
-        assert!(err.to_string().contains("service.enable_tls"), "{err}");
+        assert!(err.to_string().contains("tls.cert"), "{err}");
     }
 }

@@ -887,3 +887,82 @@ fn non_finite_doubles_are_refused() {
         Value::Null
     );
 }
+
+/// Pins the named-vector schema request: a sparse vector's datatype belongs
+/// to its index, as in the collection configuration.
+#[test]
+fn vector_name_configs() {
+    use osprey_engine::config::VectorNameConfig;
+    use proto::create_vector_name_request::VectorConfig;
+    let request = |config| proto::CreateVectorNameRequest {
+        collection_name: "c".into(),
+        vector_name: "v".into(),
+        vector_config: config,
+        ..Default::default()
+    };
+    let sparse = request(Some(VectorConfig::SparseConfig(
+        proto::SparseVectorCreationConfig {
+            modifier: Some(proto::Modifier::Idf as i32),
+            datatype: Some(proto::Datatype::Float16 as i32),
+        },
+    )));
+    let (_, name, config) = from_proto::create_vector_name(sparse).unwrap();
+    assert_eq!(name, "v");
+    let VectorNameConfig::Sparse(params) = config else {
+        panic!("sparse expected")
+    };
+    assert_eq!(params.index, Some(json!({"datatype": "float16"})));
+    assert_eq!(params.modifier, Some(osprey_engine::config::Modifier::Idf));
+    let unknown = request(Some(VectorConfig::DenseConfig(
+        proto::DenseVectorCreationConfig {
+            size: 3,
+            distance: proto::Distance::UnknownDistance as i32,
+            ..Default::default()
+        },
+    )));
+    assert_eq!(
+        code_of(from_proto::create_vector_name(unknown)).0,
+        Code::InvalidArgument
+    );
+    assert_eq!(
+        code_of(from_proto::create_vector_name(request(None))).0,
+        Code::InvalidArgument
+    );
+}
+
+/// Pins discovery decoding: an empty context is "no context", and examples
+/// are ids or vectors.
+#[test]
+fn discover_requests() {
+    use proto::vector_example::Example;
+    let example = |e| Some(proto::VectorExample { example: Some(e) });
+    let request = proto::DiscoverPoints {
+        collection_name: "c".into(),
+        target: Some(proto::TargetVector {
+            target: Some(proto::target_vector::Target::Single(proto::VectorExample {
+                example: Some(Example::Id(to_proto::point_id(PointId::Num(7)))),
+            })),
+        }),
+        limit: 3,
+        ..Default::default()
+    };
+    let decoded = from_proto::discover(request.clone()).unwrap().request;
+    assert_eq!(decoded.target, Some(VectorInput::Id(PointId::Num(7))));
+    assert!(decoded.context.is_none());
+    let with_context = proto::DiscoverPoints {
+        context: vec![proto::ContextExamplePair {
+            positive: example(Example::Vector(to_proto::vectors::vector(Vector::Dense(
+                vec![1.0, 2.0],
+            )))),
+            negative: example(Example::Id(to_proto::point_id(PointId::Num(1)))),
+        }],
+        ..request
+    };
+    let pairs = from_proto::discover(with_context)
+        .unwrap()
+        .request
+        .context
+        .unwrap();
+    assert_eq!(pairs[0].positive, VectorInput::Dense(vec![1.0, 2.0]));
+    assert_eq!(pairs[0].negative, VectorInput::Id(PointId::Num(1)));
+}

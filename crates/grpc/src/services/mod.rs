@@ -2,7 +2,10 @@
 //! check access (`auth::authorize`), call the same engine operation as the
 //! REST handler on the blocking pool, and encode the answer (`to_proto`).
 //! Rpcs whose operation the engine lacks answer UNIMPLEMENTED, after
-//! authentication and their access check.
+//! authentication and their access check: today the whole `Snapshots`
+//! service and, in `Collections`, `UpdateCollectionClusterSetup`,
+//! `CreateShardKey`, `DeleteShardKey` and `ListShardKeys` (the same set REST
+//! answers 501 for).
 
 mod collections;
 mod points;

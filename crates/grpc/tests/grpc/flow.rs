@@ -5,8 +5,8 @@
 use qdrant_client::Payload;
 use qdrant_client::qdrant::{
     Condition, CountPointsBuilder, CreateAliasBuilder, CreateCollectionBuilder,
-    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FacetCountsBuilder,
-    FieldType, Filter, GetPointsBuilder, PointId, PointStruct, PointsIdsList,
+    CreateFieldIndexCollectionBuilder, CreateSnapshotRequest, DeletePointsBuilder, Distance,
+    FacetCountsBuilder, FieldType, Filter, GetPointsBuilder, PointId, PointStruct, PointsIdsList,
     PointsUpdateOperation, Query, QueryPointsBuilder, RenameAliasBuilder, ScrollPointsBuilder,
     SearchPointsBuilder, SetPayloadPointsBuilder, UpdateBatchPointsBuilder, UpsertPointsBuilder,
     Value, VectorParamsBuilder,
@@ -463,7 +463,7 @@ async fn grouped_and_summary_reads() {
         .query_groups(
             QueryPointGroupsBuilder::new("docs", "n")
                 .query(Query::new_nearest(vec![0.0, 0.0, 1.0, 0.0]))
-                .limit(2),
+                .limit(2u64),
         )
         .await
         .unwrap()
