@@ -24,4 +24,4 @@ mod error;
 mod server;
 mod services;
 
-pub use server::{GrpcContext, serve};
+pub use server::{GrpcContext, TlsIdentity, serve};

@@ -23,6 +23,16 @@ use crate::services::{CollectionsService, PointsService, QdrantService, Shared, 
 pub struct GrpcContext {
     pub storage: Arc<Storage>,
     pub auth: Arc<Authenticator>,
+    /// PEM certificate chain and private key; TLS when present. Qdrant's
+    /// public gRPC never asks for a client certificate and does not reload
+    /// certificates (spec `auth.md` §11).
+    pub tls: Option<TlsIdentity>,
+}
+
+/// The certificate material for TLS on gRPC.
+pub struct TlsIdentity {
+    pub cert_pem: Vec<u8>,
+    pub key_pem: Vec<u8>,
 }
 
 /// Largest message accepted. Qdrant sets no decode limit (tonic's default is
@@ -46,14 +56,17 @@ macro_rules! configured {
     };
 }
 
-/// The server builder. TLS goes here: tonic is already built with `tls-ring`
-/// (qdrant-client enables it), so serving TLS is
-/// `Server::builder().tls_config(ServerTlsConfig::new().identity(Identity::from_pem(cert, key)))?`
-/// with the `tls.cert` / `tls.key` files, passed in through [`GrpcContext`].
-/// Qdrant's public gRPC never asks for a client certificate and does not
-/// reload certificates (spec `auth.md` §11).
-fn builder() -> Server {
-    Server::builder().tcp_nodelay(true)
+/// The server builder, with TLS when configured (tonic is built with
+/// `tls-ring`: qdrant-client enables it).
+fn builder(tls: Option<TlsIdentity>) -> Result<Server, tonic::transport::Error> {
+    let server = Server::builder().tcp_nodelay(true);
+    match tls {
+        None => Ok(server),
+        Some(identity) => server.tls_config(
+            tonic::transport::ServerTlsConfig::new()
+                .identity(tonic::transport::Identity::from_pem(identity.cert_pem, identity.key_pem)),
+        ),
+    }
 }
 
 /// Serves gRPC on `listener` until `shutdown` completes, then drains the
@@ -63,7 +76,7 @@ pub async fn serve(
     ctx: GrpcContext,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    let GrpcContext { storage, auth } = ctx;
+    let GrpcContext { storage, auth, tls } = ctx;
     let shared = Arc::new(Shared {
         storage: storage.clone(),
         commit: COMMIT,
@@ -82,7 +95,7 @@ pub async fn serve(
         .await;
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    builder()
+    builder(tls)?
         .layer(AuthLayer::new(auth, storage))
         .add_service(configured!(QdrantServer::new(QdrantService::new(
             shared.clone()

@@ -64,6 +64,14 @@ async fn serve(settings: Settings) -> Result<()> {
     let local = listener
         .local_addr()
         .context("reading the REST listener's address")?;
+    let grpc_listener = match service.grpc_port {
+        Some(port) => Some(
+            TcpListener::bind((service.host.as_str(), port))
+                .await
+                .with_context(|| format!("binding the gRPC listener to {}:{port}", service.host))?,
+        ),
+        None => None,
+    };
 
     let plan = {
         let mut stdout = std::io::stdout().lock();
@@ -71,16 +79,51 @@ async fn serve(settings: Settings) -> Result<()> {
     };
     warn_if_keys_travel_in_clear(&settings, plan.mode);
     let auth = wiring::authenticator(plan)?;
-    let router = wiring::rest_router(storage.clone(), auth, &settings);
+    let router = wiring::rest_router(storage.clone(), auth.clone(), &settings);
 
-    match tls::TlsFiles::from_settings(&settings)? {
+    let tls_files = tls::TlsFiles::from_settings(&settings)?;
+
+    // One shutdown signal for both listeners.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut rx = stop_rx.clone();
+        async move {
+            let _ = rx.wait_for(|stop| *stop).await;
+        }
+    };
+
+    let grpc = match grpc_listener {
+        Some(listener) => {
+            let grpc_local = listener.local_addr().context("reading the gRPC listener's address")?;
+            let identity = match &tls_files {
+                Some(files) => Some(osprey_grpc::TlsIdentity {
+                    cert_pem: std::fs::read(&files.cert)
+                        .with_context(|| format!("reading {}", files.cert.display()))?,
+                    key_pem: std::fs::read(&files.key)
+                        .with_context(|| format!("reading {}", files.key.display()))?,
+                }),
+                None => None,
+            };
+            let scheme = if identity.is_some() { "https" } else { "http" };
+            tracing::info!("gRPC API listening on {scheme}://{grpc_local}");
+            let ctx = osprey_grpc::GrpcContext { storage: storage.clone(), auth: auth.clone(), tls: identity };
+            Some(tokio::spawn(osprey_grpc::serve(listener, ctx, stopped())))
+        }
+        None => None,
+    };
+
+    match tls_files {
         None => {
             tracing::info!("REST API listening on http://{local}");
             axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<SocketAddr>(),
             )
-            .with_graceful_shutdown(shutdown_signal())
+            .with_graceful_shutdown(stopped())
             .await
             .context("serving REST")?;
         }
@@ -89,8 +132,9 @@ async fn serve(settings: Settings) -> Result<()> {
             tls::spawn_reloader(files, rustls_config.clone());
             let handle = axum_server::Handle::new();
             let stopper = handle.clone();
+            let stop = stopped();
             tokio::spawn(async move {
-                shutdown_signal().await;
+                stop.await;
                 stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
             });
             tracing::info!("REST API listening on https://{local}");
@@ -101,6 +145,13 @@ async fn serve(settings: Settings) -> Result<()> {
                 .serve(router.into_make_service_with_connect_info::<SocketAddr>())
                 .await
                 .context("serving REST over TLS")?;
+        }
+    }
+    if let Some(grpc) = grpc {
+        match grpc.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::error!("gRPC server stopped with an error: {e}"),
+            Err(e) => tracing::error!("gRPC server task failed: {e}"),
         }
     }
 

@@ -544,11 +544,6 @@ impl Settings {
             }
         }
         // `jwt_rbac` without an admin key is reported by `osprey_auth::Authenticator::new`.
-        if let Some(port) = s.grpc_port {
-            notes.push(Note::info(format!(
-                "gRPC is not served yet; service.grpc_port {port} is reserved for it"
-            )));
-        }
         if let Some(port) = s.metrics_port {
             notes.push(Note::warn(format!(
                 "service.metrics_port is {port}, but a separate metrics listener is not \

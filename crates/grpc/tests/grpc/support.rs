@@ -39,6 +39,7 @@ impl TestServer {
         let ctx = GrpcContext {
             storage: storage.clone(),
             auth,
+            tls: None,
         };
         tokio::spawn(async move {
             osprey_grpc::serve(listener, ctx, async {
