@@ -115,6 +115,13 @@ impl Forbidden {
         Forbidden(reason.into())
     }
 
+    /// `Forbidden: Payload restriction on collection <c> forbids this
+    /// operation`: what the front ends answer when a payload-restricted key
+    /// would write or touch a point outside its restriction (spec §15).
+    pub fn payload_restriction(collection: &str) -> Self {
+        Forbidden(crate::principal::payload_restriction_reason(collection))
+    }
+
     /// The reason alone, without the `Forbidden: ` prefix.
     pub fn reason(&self) -> &str {
         &self.0

@@ -1,6 +1,8 @@
 //! Who is calling and what they may do: the access value of spec §2 and the
 //! one authorization check of §8.
 
+use std::sync::Arc;
+
 use crate::error::Forbidden;
 use crate::resolver::{PayloadFilter, ResolvedKey, ResolvedKind};
 
@@ -77,20 +79,22 @@ pub enum CredentialKind {
 /// An authenticated caller. Exactly one per request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {
-    access: Access,
+    /// Shared: registry keys hand out the same prepared rules every request.
+    access: Arc<Access>,
     credential: CredentialKind,
     subject: Option<String>,
     inference_token: Option<String>,
     value_exists: Option<ValueExists>,
     /// Registry record id of a key-plane key.
-    key_id: Option<String>,
-    /// Per collection: the payload restriction of a key-plane rule.
-    payload_restrictions: Vec<(String, PayloadFilter)>,
+    key_id: Option<Arc<str>>,
+    /// Per collection: the payload restriction of a key-plane rule (never
+    /// an empty list or an empty filter).
+    payload_restrictions: Option<Arc<[(String, PayloadFilter)]>>,
 }
 
 /// Reason of the 403 a payload-restricted rule gets on an operation that
 /// cannot be limited to matching points (spec §15).
-fn payload_restriction_reason(collection: &str) -> String {
+pub(crate) fn payload_restriction_reason(collection: &str) -> String {
     format!("Payload restriction on collection {collection} forbids this operation")
 }
 
@@ -166,13 +170,13 @@ impl Needs {
 impl Principal {
     pub(crate) fn new(access: Access, credential: CredentialKind) -> Self {
         Principal {
-            access,
+            access: Arc::new(access),
             credential,
             subject: None,
             inference_token: None,
             value_exists: None,
             key_id: None,
-            payload_restrictions: Vec::new(),
+            payload_restrictions: None,
         }
     }
 
@@ -182,8 +186,17 @@ impl Principal {
             ResolvedKind::DatabaseKey => CredentialKind::DatabaseKey,
             ResolvedKind::LegacyAdminKey => CredentialKind::LegacyAdminKey,
         };
-        let mut payload_restrictions = resolved.payload_restrictions;
-        payload_restrictions.retain(|(_, filter)| !filter.is_empty());
+        let restrictions = resolved.payload_restrictions;
+        let payload_restrictions = if restrictions.iter().any(|(_, f)| f.is_empty()) {
+            let kept: Arc<[(String, PayloadFilter)]> = restrictions
+                .iter()
+                .filter(|(_, filter)| !filter.is_empty())
+                .cloned()
+                .collect();
+            (!kept.is_empty()).then_some(kept)
+        } else {
+            (!restrictions.is_empty()).then_some(restrictions)
+        };
         Principal {
             access: resolved.access,
             credential,
@@ -202,13 +215,13 @@ impl Principal {
         value_exists: Option<ValueExists>,
     ) -> Self {
         Principal {
-            access,
+            access: Arc::new(access),
             credential: CredentialKind::Jwt,
             subject,
             inference_token,
             value_exists,
             key_id: None,
-            payload_restrictions: Vec::new(),
+            payload_restrictions: None,
         }
     }
 
@@ -258,6 +271,7 @@ impl Principal {
     /// no restriction on that collection.
     pub fn payload_restriction(&self, collection: &str) -> Option<&PayloadFilter> {
         self.payload_restrictions
+            .as_deref()?
             .iter()
             .find(|(name, _)| name == collection)
             .map(|(_, filter)| filter)
@@ -266,12 +280,25 @@ impl Principal {
     /// Whether any collection rule of this principal carries a payload
     /// restriction (a quick check before looking per collection).
     pub fn has_payload_restrictions(&self) -> bool {
-        !self.payload_restrictions.is_empty()
+        self.payload_restrictions.is_some()
+    }
+
+    /// The restriction on `collection` as Qdrant filter conditions, one
+    /// `{"key": k, "match": {"value": v}}` per pair, to append to a read's
+    /// `filter.must` (or to test a write's points against). `None`: no
+    /// restriction on that collection.
+    pub fn payload_conditions(&self, collection: &str) -> Option<Vec<serde_json::Value>> {
+        self.payload_restriction(collection).map(|filter| {
+            filter
+                .iter()
+                .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
+                .collect()
+        })
     }
 
     /// True for global `r` or `m`.
     pub fn is_global(&self) -> bool {
-        matches!(self.access, Access::Global(_))
+        matches!(*self.access, Access::Global(_))
     }
 
     /// The one access check (spec §8). Reasons are byte-identical to §6.
@@ -298,7 +325,7 @@ impl Principal {
     /// telemetry, issues): always for global principals, else only when the
     /// token has an entry with exactly that name (§9).
     pub fn can_list_collection(&self, name: &str) -> bool {
-        match &self.access {
+        match &*self.access {
             Access::Global(_) => true,
             Access::Collections(list) => list.iter().any(|entry| entry.collection == name),
         }
@@ -306,7 +333,7 @@ impl Principal {
 
     /// "Global access": collection-scoped tokens are refused outright.
     fn check_global(&self, needs: Needs) -> Result<(), Forbidden> {
-        match &self.access {
+        match &*self.access {
             Access::Global(mode) => check_global_mode(*mode, needs),
             Access::Collections(_) => Err(Forbidden::new("Global access is required")),
         }
@@ -315,7 +342,7 @@ impl Principal {
     /// "Collection access": the order extras -> write -> manage is Qdrant's, so
     /// only the first failing reason is reported.
     fn check_collection(&self, collection: &str, needs: Needs) -> Result<(), Forbidden> {
-        let list = match &self.access {
+        let list = match &*self.access {
             Access::Global(mode) => return check_global_mode(*mode, needs),
             Access::Collections(list) => list,
         };

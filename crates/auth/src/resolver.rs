@@ -6,6 +6,8 @@
 //! and the read-only key, and before §7's JWT check. The resolver answers from
 //! memory: it runs on every request.
 
+use std::sync::Arc;
+
 use crate::error::AuthError;
 use crate::principal::Access;
 
@@ -54,16 +56,19 @@ pub enum ResolvedKind {
 pub type PayloadFilter = serde_json::Map<String, serde_json::Value>;
 
 /// The rules of a resolved key-plane key, read from its registry record.
+///
+/// Shared (`Arc`) parts, so that a resolver can hand out the same prepared
+/// rules on every request without copying them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResolvedKey {
     /// The record's id (a UUID), for audit and `last_used_at`.
-    pub key_id: String,
+    pub key_id: Arc<str>,
     /// Granular or legacy admin.
     pub kind: ResolvedKind,
     /// The access value the key grants.
-    pub access: Access,
+    pub access: Arc<Access>,
     /// Per collection (literal name, as in [`Access::Collections`]): the
     /// payload restriction of that collection's rule. Collections without a
-    /// restriction are absent. Empty filters are never listed.
-    pub payload_restrictions: Vec<(String, PayloadFilter)>,
+    /// restriction are absent; empty filters count as absent.
+    pub payload_restrictions: Arc<[(String, PayloadFilter)]>,
 }

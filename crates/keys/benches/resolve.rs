@@ -68,7 +68,10 @@ fn main() {
     for i in 0..1_000 {
         create(&registry, json!({"name": format!("filler {i}")}));
     }
-    let global = create(&registry, json!({"name": "global read", "access_rules": [{"global_access": {"access_type": "read"}}]}));
+    let global = create(
+        &registry,
+        json!({"name": "global read", "access_rules": [{"global_access": {"access_type": "read"}}]}),
+    );
     let one_collection = create(
         &registry,
         json!({"name": "tenant", "access_rules": [{"collection_access": {
@@ -76,15 +79,28 @@ fn main() {
         }}]}),
     );
     let twenty: Vec<_> = (0..20)
-        .map(|i| json!({"collection_access": {
-            "collection_name": format!("collection-{i}"), "access_type": "read-write",
-            "payload": {"tenant": "acme", "region": "eu"}
-        }}))
+        .map(|i| {
+            json!({"collection_access": {
+                "collection_name": format!("collection-{i}"), "access_type": "read-write",
+                "payload": {"tenant": "acme", "region": "eu"}
+            }})
+        })
         .collect();
-    let twenty_rules = create(&registry, json!({"name": "twenty rules", "access_rules": twenty}));
-    registry.set_settings(Settings { granular_access: false }).unwrap();
+    let twenty_rules = create(
+        &registry,
+        json!({"name": "twenty rules", "access_rules": twenty}),
+    );
+    registry
+        .set_settings(Settings {
+            granular_access: false,
+        })
+        .unwrap();
     let admin_kind = create(&registry, json!({"name": "legacy", "kind": "admin"}));
-    registry.set_settings(Settings { granular_access: true }).unwrap();
+    registry
+        .set_settings(Settings {
+            granular_access: true,
+        })
+        .unwrap();
     let qdrant_jwt = jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &json!({"access": [{"collection": "docs", "access": "rw"}]}),
@@ -94,15 +110,39 @@ fn main() {
 
     println!("resolve cost per request ({ITERATIONS} requests per round, best of 5)");
     let cases = [
-        ("static api_key (baseline, no registry)", &plain, ROOT.to_owned()),
+        (
+            "static api_key (baseline, no registry)",
+            &plain,
+            ROOT.to_owned(),
+        ),
         ("static api_key, registry installed", &auth, ROOT.to_owned()),
-        ("Qdrant JWT, no kid (§7), no registry", &plain, qdrant_jwt.clone()),
-        ("Qdrant JWT, no kid (§7), registry installed", &auth, qdrant_jwt.clone()),
+        (
+            "Qdrant JWT, no kid (§7), no registry",
+            &plain,
+            qdrant_jwt.clone(),
+        ),
+        (
+            "Qdrant JWT, no kid (§7), registry installed",
+            &auth,
+            qdrant_jwt.clone(),
+        ),
         ("registry granular key, global read", &auth, global.clone()),
-        ("registry granular key, 1 collection + payload", &auth, one_collection.clone()),
-        ("registry granular key, 20 collections + payload", &auth, twenty_rules.clone()),
+        (
+            "registry granular key, 1 collection + payload",
+            &auth,
+            one_collection.clone(),
+        ),
+        (
+            "registry granular key, 20 collections + payload",
+            &auth,
+            twenty_rules.clone(),
+        ),
         ("registry admin-kind key", &auth, admin_kind.clone()),
-        ("unknown opaque key (401)", &auth, "no-such-key-0123456789".to_owned()),
+        (
+            "unknown opaque key (401)",
+            &auth,
+            "no-such-key-0123456789".to_owned(),
+        ),
     ];
     for (label, authenticator, credential) in &cases {
         let headers = headers(credential);

@@ -124,7 +124,9 @@ impl AuditEvent {
             time: Utc::now(),
             operation: operation.into(),
             outcome,
-            credential: principal.map_or("unauthenticated", |p| credential_label(p.credential())).to_owned(),
+            credential: principal
+                .map_or("unauthenticated", |p| credential_label(p.credential()))
+                .to_owned(),
             key_id: principal.and_then(Principal::key_id).map(str::to_owned),
             key_postfix: credential.map(postfix),
             collection: None,
@@ -312,7 +314,11 @@ impl AuditLog {
 
     /// Events at or after `since`, oldest first, at most `limit`. Lines that
     /// do not parse (a torn last line) are skipped.
-    pub(crate) fn since(&self, since: DateTime<Utc>, limit: usize) -> std::io::Result<Vec<AuditEvent>> {
+    pub(crate) fn since(
+        &self,
+        since: DateTime<Utc>,
+        limit: usize,
+    ) -> std::io::Result<Vec<AuditEvent>> {
         let mut days: Vec<NaiveDate> = self
             .days()
             .into_iter()
@@ -395,7 +401,13 @@ mod tests {
         let events = log.since(now - Duration::seconds(1), 100).unwrap();
         assert_eq!(events.len(), 5, "{events:#?}");
         assert_eq!(events[3].operation, "refusals_suppressed");
-        assert!(events[3].reason.as_deref().unwrap().starts_with("7 refused"));
+        assert!(
+            events[3]
+                .reason
+                .as_deref()
+                .unwrap()
+                .starts_with("7 refused")
+        );
     }
 
     /// Prevents a secret from reaching the log: only the postfix is kept.
@@ -404,10 +416,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let log = AuditLog::new(dir.path().to_owned(), 7, 3);
         log.append(&event(Utc::now(), "create_key"));
-        let text = std::fs::read_to_string(
-            dir.path().join(file_name(Utc::now().date_naive())),
-        )
-        .unwrap();
+        let text =
+            std::fs::read_to_string(dir.path().join(file_name(Utc::now().date_naive()))).unwrap();
         assert!(!text.contains("secret-key"), "{text}");
         assert!(text.contains("\"key_postfix\":\"abcdef\""), "{text}");
     }

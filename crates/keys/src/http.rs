@@ -215,7 +215,11 @@ async fn list(State(registry): State<Shared>, caller: Caller) -> Response {
         .await
 }
 
-async fn get_key(State(registry): State<Shared>, caller: Caller, Path(id): Path<String>) -> Response {
+async fn get_key(
+    State(registry): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
     caller
         .run(registry, "get_key", Some(id.clone()), move |registry, _| {
             Ok((None, registry.get(parse_id(&id)?)?))
@@ -223,11 +227,18 @@ async fn get_key(State(registry): State<Shared>, caller: Caller, Path(id): Path<
         .await
 }
 
-async fn revoke(State(registry): State<Shared>, caller: Caller, Path(id): Path<String>) -> Response {
+async fn revoke(
+    State(registry): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Response {
     caller
-        .run(registry, "revoke_key", Some(id.clone()), move |registry, _| {
-            Ok((None, registry.revoke(parse_id(&id)?)?))
-        })
+        .run(
+            registry,
+            "revoke_key",
+            Some(id.clone()),
+            move |registry, _| Ok((None, registry.revoke(parse_id(&id)?)?)),
+        )
         .await
 }
 
@@ -265,11 +276,18 @@ async fn rotate(State(registry): State<Shared>, caller: Caller) -> Response {
         .await
 }
 
-async fn retire(State(registry): State<Shared>, caller: Caller, Path(kid): Path<String>) -> Response {
+async fn retire(
+    State(registry): State<Shared>,
+    caller: Caller,
+    Path(kid): Path<String>,
+) -> Response {
     caller
-        .run(registry, "retire_signing_key", Some(kid.clone()), move |registry, _| {
-            Ok((None, registry.retire_signing_key(&kid)?))
-        })
+        .run(
+            registry,
+            "retire_signing_key",
+            Some(kid.clone()),
+            move |registry, _| Ok((None, registry.retire_signing_key(&kid)?)),
+        )
         .await
 }
 

@@ -63,8 +63,8 @@ pub use error::{KeyError, Result};
 pub use http::{ROOT_REQUIRED, management_router, management_routes};
 pub use record::{
     AccessRule, CollectionAccessType, CollectionRule, CreateKeyRequest, CreatedKey,
-    GlobalAccessType, GlobalRule, KeyKind, KeyRecord, MAX_ACCESS_RULES, MAX_PAYLOAD_PAIRS,
-    Settings,
+    GlobalAccessType, GlobalRule, KeyKind, KeyRecord, KeyStatus, MAX_ACCESS_RULES,
+    MAX_PAYLOAD_PAIRS, Settings,
 };
 pub use registry::{AUDIT_DIR, KeyRegistry, REGISTRY_FILE, RegistryOptions, SigningKeyInfo};
 pub use token::postfix;

@@ -122,10 +122,39 @@ pub struct KeyRecord {
     pub kid: Option<String>,
 }
 
+/// Whether a key works, as lists show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyStatus {
+    /// Accepted (as far as the record goes; a retired signing secret or
+    /// granular access off can still refuse a granular key).
+    Active,
+    /// Past `expires_at`.
+    Expired,
+    /// Revoked.
+    Revoked,
+}
+
 impl KeyRecord {
-    /// Revoked or past its expiry at `now`.
+    /// Neither revoked nor past its expiry at `now`.
     pub fn is_active(&self, now: DateTime<Utc>) -> bool {
-        self.revoked_at.is_none() && self.expires_at.is_none_or(|at| now < at)
+        self.status_at(now) == KeyStatus::Active
+    }
+
+    /// The status at `now`; revocation wins over expiry.
+    pub fn status_at(&self, now: DateTime<Utc>) -> KeyStatus {
+        if self.revoked_at.is_some() {
+            KeyStatus::Revoked
+        } else if self.expires_at.is_some_and(|at| now >= at) {
+            KeyStatus::Expired
+        } else {
+            KeyStatus::Active
+        }
+    }
+
+    /// The status now.
+    pub fn status(&self) -> KeyStatus {
+        self.status_at(Utc::now())
     }
 }
 
@@ -409,7 +438,10 @@ fn validate_rules(rules: Vec<AccessRule>) -> Result<Vec<AccessRule>> {
     if rules.len() > MAX_ACCESS_RULES {
         return Err(KeyError::invalid(
             "access_rules",
-            format!("at most {MAX_ACCESS_RULES} rules are allowed, got {}", rules.len()),
+            format!(
+                "at most {MAX_ACCESS_RULES} rules are allowed, got {}",
+                rules.len()
+            ),
         ));
     }
     let globals = rules
@@ -614,13 +646,25 @@ mod tests {
         for good in ["abcd", "CI deploy-key_2", "Ключ тест", &"x".repeat(128)] {
             assert!(validate(json!({"name": good})).is_ok(), "{good}");
         }
-        for bad in ["abc", "", "    ", "a/bcd", "tab\tkey", "emoji 🙂", &"x".repeat(129)] {
+        for bad in [
+            "abc",
+            "",
+            "    ",
+            "a/bcd",
+            "tab\tkey",
+            "emoji 🙂",
+            &"x".repeat(129),
+        ] {
             assert_eq!(field_of(validate(json!({"name": bad}))), "name", "{bad:?}");
         }
         assert_eq!(field_of(validate(json!({}))), "name");
         assert_eq!(field_of(validate(json!({"name": null}))), "name");
         let err = validate(json!({"name": 12})).unwrap_err();
-        assert!(err.to_string().starts_with("Format error in JSON body: name:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("Format error in JSON body: name:"),
+            "{err}"
+        );
     }
 
     /// Prevents unknown fields (top level and inside rules) from being
@@ -629,7 +673,10 @@ mod tests {
     fn unknown_fields_are_refused() {
         let err = parse(json!({"name": "abcd", "acess_rules": []})).unwrap_err();
         assert_eq!(err.http_status(), 400);
-        assert!(err.to_string().contains("unknown field `acess_rules`"), "{err}");
+        assert!(
+            err.to_string().contains("unknown field `acess_rules`"),
+            "{err}"
+        );
         let err = parse(json!({"name": "abcd", "access_rules": [
             {"collection_access": {"collection_name": "a", "access_type": "read", "extra": 1}}
         ]}))
@@ -701,7 +748,12 @@ mod tests {
                 "collection_name": "docs", "access_type": "read-write", "payload": payload
             }}]})
         };
-        assert!(validate(rule(json!({"tenant": "acme", "n": 3, "ok": true, "a.b[0]": "x"}))).is_ok());
+        assert!(
+            validate(rule(
+                json!({"tenant": "acme", "n": 3, "ok": true, "a.b[0]": "x"})
+            ))
+            .is_ok()
+        );
         for bad in [
             json!({"t": 1.5}),
             json!({"t": null}),
@@ -729,9 +781,7 @@ mod tests {
             "expires_at"
         );
         assert_eq!(
-            field_of(validate(
-                json!({"name": "abcd", "expires_at": "tomorrow"})
-            )),
+            field_of(validate(json!({"name": "abcd", "expires_at": "tomorrow"}))),
             "expires_at"
         );
         assert_eq!(
@@ -750,9 +800,15 @@ mod tests {
         let at = valid.expires_at.unwrap();
         assert_eq!(at.timestamp_subsec_nanos(), 0);
         assert!((at - now - Duration::days(90)).num_seconds().abs() <= 1);
-        let valid = validate(json!({"name": "abcd", "expires_at": "2999-01-01T02:00:00+02:00"})).unwrap();
+        let valid =
+            validate(json!({"name": "abcd", "expires_at": "2999-01-01T02:00:00+02:00"})).unwrap();
         assert_eq!(rfc3339(valid.expires_at.unwrap()), "2999-01-01T00:00:00Z");
-        assert!(validate(json!({"name": "abcd", "expires_at": null})).unwrap().expires_at.is_none());
+        assert!(
+            validate(json!({"name": "abcd", "expires_at": null}))
+                .unwrap()
+                .expires_at
+                .is_none()
+        );
     }
 
     /// Prevents an admin-kind key from carrying rules it would not honour.

@@ -20,7 +20,6 @@ use osprey_auth::{AuthError, KeyResolver, Resolution, ResolvedKey, ResolvedKind}
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
 use crate::audit::{AuditEvent, AuditLog, Refusal};
@@ -30,8 +29,8 @@ use crate::record::{
 };
 use crate::store::{Initial, Store};
 use crate::token::{
-    SECRET_BYTES, SigningSecret, new_admin_key, new_kid, parse_with_kid, postfix, random_bytes,
-    sha256,
+    ParsedToken, SECRET_BYTES, SigningSecret, new_admin_key, new_kid, parse_with_kid, postfix,
+    random_bytes, sha256,
 };
 
 /// The registry file under the storage directory.
@@ -102,13 +101,13 @@ impl Entry {
         let stored_last_used = record.last_used_at.map_or(0, |t| t.timestamp());
         let (access, payload_restrictions) = auth_access(record.kind, &record.access_rules);
         let resolved = ResolvedKey {
-            key_id: record.id.to_string(),
+            key_id: Arc::from(record.id.to_string()),
             kind: match record.kind {
                 KeyKind::Granular => ResolvedKind::DatabaseKey,
                 KeyKind::Admin => ResolvedKind::LegacyAdminKey,
             },
-            access,
-            payload_restrictions,
+            access: Arc::new(access),
+            payload_restrictions: Arc::from(payload_restrictions),
         };
         Entry {
             expires_at: record.expires_at.map(|t| t.timestamp()),
@@ -141,17 +140,16 @@ impl Entry {
 #[derive(Default)]
 struct Index {
     by_id: HashMap<Uuid, Arc<Entry>>,
-    /// Admin-kind keys by the SHA-256 of the key.
-    by_admin_digest: HashMap<[u8; 32], Arc<Entry>>,
+    /// Every key by the SHA-256 of the key: a granular token is recognised
+    /// as exactly the one minted for its record without decoding it.
+    by_digest: HashMap<[u8; 32], Arc<Entry>>,
     signing: HashMap<String, Arc<SigningKey>>,
     current_kid: String,
 }
 
 impl Index {
     fn insert(&mut self, entry: Arc<Entry>) {
-        if entry.record.kind == KeyKind::Admin {
-            self.by_admin_digest.insert(entry.sha256, entry.clone());
-        }
+        self.by_digest.insert(entry.sha256, entry.clone());
         self.by_id.insert(entry.record.id, entry);
     }
 }
@@ -177,7 +175,10 @@ impl std::fmt::Debug for KeyRegistry {
             .field("path", &self.store.path())
             .field("keys", &index.by_id.len())
             .field("signing_keys", &index.signing.len())
-            .field("granular_access", &self.granular_access.load(Ordering::Relaxed))
+            .field(
+                "granular_access",
+                &self.granular_access.load(Ordering::Relaxed),
+            )
             .finish()
     }
 }
@@ -295,7 +296,10 @@ impl KeyRegistry {
                     claims.insert("exp".into(), Value::from(at.timestamp()));
                 }
                 claims.insert("access".into(), access_claim(&valid.access_rules));
-                (signing.secret.mint(&kid, &Value::Object(claims))?, Some(kid))
+                (
+                    signing.secret.mint(&kid, &Value::Object(claims))?,
+                    Some(kid),
+                )
             }
         };
         let record = KeyRecord {
@@ -505,16 +509,58 @@ impl KeyRegistry {
         self.store.set_last_used(&updates)?;
         let index = self.index.read();
         for (entry, used) in &pending {
-            entry.persisted_last_used.fetch_max(*used, Ordering::Relaxed);
+            entry
+                .persisted_last_used
+                .fetch_max(*used, Ordering::Relaxed);
             // A revocation may have swapped the entry meanwhile.
             if let Some(current) = index.by_id.get(&entry.record.id) {
-                current.persisted_last_used.fetch_max(*used, Ordering::Relaxed);
+                current
+                    .persisted_last_used
+                    .fetch_max(*used, Ordering::Relaxed);
             }
         }
         Ok(())
     }
 
-    fn resolve_token(&self, index: &Index, token: &crate::token::ParsedToken<'_>, digest: &[u8; 32]) -> Resolution {
+    /// A credential whose digest is a stored key's: it is exactly that key
+    /// (for granular keys: the token minted for the record whose id is its
+    /// `jti`, with that record's rules).
+    fn resolve_entry(&self, index: &Index, entry: &Entry) -> Resolution {
+        let now = now_secs();
+        let expired = entry.expires_at.is_some_and(|at| now >= at);
+        match entry.record.kind {
+            KeyKind::Admin => {
+                if entry.record.revoked_at.is_some() || expired {
+                    return Resolution::Refused(AuthError::InvalidCredential);
+                }
+            }
+            KeyKind::Granular => {
+                let secret_retired = !entry
+                    .record
+                    .kid
+                    .as_ref()
+                    .is_some_and(|kid| index.signing.contains_key(kid));
+                if secret_retired {
+                    return Resolution::Refused(stateful_failure());
+                }
+                // §6's order: expiry (403) before stateful checks (401).
+                if expired {
+                    return Resolution::Refused(AuthError::ExpiredSignature);
+                }
+                if entry.record.revoked_at.is_some()
+                    || !self.granular_access.load(Ordering::Relaxed)
+                {
+                    return Resolution::Refused(stateful_failure());
+                }
+            }
+        }
+        entry.touch(now);
+        Resolution::Resolved(entry.resolved.clone())
+    }
+
+    /// A JWT with a `kid` that is no stored key: never a token this registry
+    /// minted. Answered in §6's order (signature, claims, expiry, stateful).
+    fn classify_foreign_token(&self, index: &Index, token: &ParsedToken<'_>) -> Resolution {
         let Some(signing) = index.signing.get(&token.kid) else {
             return Resolution::UnknownKid;
         };
@@ -529,51 +575,33 @@ impl KeyRegistry {
         let Some(claims) = token.registry_claims() else {
             return Resolution::Refused(AuthError::InvalidCredential);
         };
-        // Exactly a token this registry minted for this record, with this
-        // secret: a leaked signing secret alone cannot mint new ones.
-        let entry = Uuid::parse_str(&claims.jti)
-            .ok()
-            .and_then(|id| index.by_id.get(&id))
-            .filter(|e| {
-                e.record.kind == KeyKind::Granular
-                    && e.record.kid.as_deref() == Some(token.kid.as_str())
-                    && bool::from(e.sha256.ct_eq(digest))
-            });
-        let Some(entry) = entry else {
-            return Resolution::Refused(stateful_failure());
-        };
+        // Correctly signed, yet not minted here: made by a holder of the
+        // signing secret, for an unknown `jti` or with other claims.
         let now = now_secs();
-        let token_expired = claims
+        if claims
             .exp
-            .is_some_and(|exp| i64::try_from(exp).map_or(false, |exp| now >= exp));
-        if token_expired || entry.expires_at.is_some_and(|at| now >= at) {
+            .is_some_and(|exp| i64::try_from(exp).is_ok_and(|exp| now >= exp))
+        {
             return Resolution::Refused(AuthError::ExpiredSignature);
         }
-        if entry.record.revoked_at.is_some() || !self.granular_access.load(Ordering::Relaxed) {
-            return Resolution::Refused(stateful_failure());
-        }
-        entry.touch(now);
-        Resolution::Resolved(entry.resolved.clone())
+        Resolution::Refused(stateful_failure())
     }
 }
 
 impl KeyResolver for KeyRegistry {
-    /// Memory only: the index's read lock, one HMAC for granular keys, one
-    /// hash-map lookup for admin-kind keys.
+    /// Memory only, under the index's read lock: one hash-map lookup by the
+    /// digest the authenticator computed. Only credentials that are no
+    /// stored key and look like a JWT with a `kid` are decoded (and their
+    /// HMAC checked) to give §6's answer.
     fn resolve(&self, credential: &str, sha256: &[u8; 32]) -> Resolution {
         let index = self.index.read();
-        if let Some(token) = parse_with_kid(credential) {
-            return self.resolve_token(&index, &token, sha256);
+        if let Some(entry) = index.by_digest.get(sha256) {
+            return self.resolve_entry(&index, entry);
         }
-        let Some(entry) = index.by_admin_digest.get(sha256) else {
-            return Resolution::NotOurs;
-        };
-        let now = now_secs();
-        if entry.record.revoked_at.is_some() || entry.expires_at.is_some_and(|at| now >= at) {
-            return Resolution::Refused(AuthError::InvalidCredential);
+        match parse_with_kid(credential) {
+            Some(token) => self.classify_foreign_token(&index, &token),
+            None => Resolution::NotOurs,
         }
-        entry.touch(now);
-        Resolution::Resolved(entry.resolved.clone())
     }
 }
 
@@ -609,5 +637,90 @@ fn spawn_flusher(registry: Weak<KeyRegistry>, stopped: mpsc::Receiver<()>, inter
             "key registry: no background thread for last_used_at ({error}); \
              it is saved at shutdown only"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn registry() -> (tempfile::TempDir, Arc<KeyRegistry>) {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = KeyRegistry::open(dir.path()).unwrap();
+        (dir, registry)
+    }
+
+    fn resolve(registry: &KeyRegistry, credential: &str) -> Resolution {
+        registry.resolve(credential, &sha256(credential.as_bytes()))
+    }
+
+    /// Prevents a holder of a leaked signing secret from minting a token with
+    /// wider rules for an existing key, or a key for an unknown `jti`: only
+    /// the exact minted token resolves.
+    #[test]
+    fn signing_secret_alone_mints_nothing() {
+        let (_dir, registry) = registry();
+        let created = registry
+            .create(
+                CreateKeyRequest {
+                    name: "reader".into(),
+                    access_rules: vec![crate::AccessRule::GlobalAccess(crate::GlobalRule {
+                        access_type: crate::GlobalAccessType::Read,
+                    })],
+                    ..Default::default()
+                },
+                "root:test",
+            )
+            .unwrap();
+        assert!(matches!(
+            resolve(&registry, &created.key),
+            Resolution::Resolved(_)
+        ));
+        let (kid, signing) = {
+            let index = registry.index.read();
+            (
+                index.current_kid.clone(),
+                index.signing[&index.current_kid].clone(),
+            )
+        };
+        for claims in [
+            json!({"jti": created.record.id.to_string(), "access": "m"}),
+            json!({"jti": Uuid::new_v4().to_string(), "access": "m"}),
+        ] {
+            let forged = signing.secret.mint(&kid, &claims).unwrap();
+            assert_eq!(
+                resolve(&registry, &forged),
+                Resolution::Refused(stateful_failure()),
+                "{claims}"
+            );
+        }
+        let expired = signing
+            .secret
+            .mint(
+                &kid,
+                &json!({"jti": created.record.id.to_string(), "exp": 1}),
+            )
+            .unwrap();
+        assert_eq!(
+            resolve(&registry, &expired),
+            Resolution::Refused(AuthError::ExpiredSignature)
+        );
+        let no_jti = signing.secret.mint(&kid, &json!({"access": "m"})).unwrap();
+        assert_eq!(
+            resolve(&registry, &no_jti),
+            Resolution::Refused(AuthError::InvalidCredential)
+        );
+        let hs512_header = base64::Engine::encode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            format!(r#"{{"alg":"HS512","kid":"{kid}"}}"#),
+        );
+        let rest = created.key.split_once('.').unwrap().1;
+        assert_eq!(
+            resolve(&registry, &format!("{hs512_header}.{rest}")),
+            Resolution::Refused(AuthError::InvalidCredential)
+        );
+        assert_eq!(resolve(&registry, "opaque"), Resolution::NotOurs);
     }
 }

@@ -122,7 +122,9 @@ impl Store {
                         (GRANULAR_ACCESS_KEY, json(&true)),
                         (CURRENT_KID_KEY, json(&initial.kid)),
                     ] {
-                        settings.insert(key, value.as_slice()).map_err(|e| err(&e))?;
+                        settings
+                            .insert(key, value.as_slice())
+                            .map_err(|e| err(&e))?;
                     }
                 }
                 Some(bytes) => {
@@ -160,7 +162,8 @@ impl Store {
         for entry in table.iter().map_err(|e| self.err(e))? {
             let (kid, value) = entry.map_err(|e| self.err(e))?;
             let kid = kid.value().to_owned();
-            let stored: StoredSigningKey = self.decode(&format!("signing key {kid}"), value.value())?;
+            let stored: StoredSigningKey =
+                self.decode(&format!("signing key {kid}"), value.value())?;
             let secret = URL_SAFE_NO_PAD
                 .decode(&stored.secret)
                 .ok()
@@ -173,9 +176,7 @@ impl Store {
             });
         }
         if !signing_keys.iter().any(|k| k.kid == current_kid) {
-            return Err(self.corrupted(format!(
-                "the current signing key {current_kid} is missing"
-            )));
+            return Err(self.corrupted(format!("the current signing key {current_kid} is missing")));
         }
 
         let mut records = Vec::new();

@@ -21,18 +21,21 @@ impl KeyResolver for Scripted {
     fn resolve(&self, credential: &str, sha256: &[u8; 32]) -> Resolution {
         use sha2::Digest;
         let expected: [u8; 32] = sha2::Sha256::digest(credential.as_bytes()).into();
-        assert_eq!(&expected, sha256, "the digest handed over must be the credential's");
+        assert_eq!(
+            &expected, sha256,
+            "the digest handed over must be the credential's"
+        );
         match credential {
             "ours-admin" => Resolution::Resolved(ResolvedKey {
                 key_id: "k-admin".into(),
                 kind: ResolvedKind::LegacyAdminKey,
-                access: Access::Global(GlobalAccess::Manage),
-                payload_restrictions: Vec::new(),
+                access: Arc::new(Access::Global(GlobalAccess::Manage)),
+                payload_restrictions: Arc::new([]),
             }),
             "ours-tenant" => Resolution::Resolved(ResolvedKey {
                 key_id: "k-tenant".into(),
                 kind: ResolvedKind::DatabaseKey,
-                access: Access::Collections(vec![
+                access: Arc::new(Access::Collections(vec![
                     CollectionAccess {
                         collection: "docs".into(),
                         mode: AccessMode::ReadWrite,
@@ -41,14 +44,14 @@ impl KeyResolver for Scripted {
                         collection: "open".into(),
                         mode: AccessMode::ReadWrite,
                     },
-                ]),
-                payload_restrictions: vec![
+                ])),
+                payload_restrictions: Arc::from(vec![
                     (
                         "docs".into(),
                         json!({"tenant": "acme"}).as_object().unwrap().clone(),
                     ),
                     ("open".into(), PayloadFilter::new()),
-                ],
+                ]),
             }),
             "revoked" => Resolution::Refused(AuthError::StatefulValidationFailed {
                 collection_missing: false,
@@ -142,12 +145,29 @@ fn payload_restrictions_reach_the_principal() {
         tenant.payload_restriction("docs"),
         Some(json!({"tenant": "acme"}).as_object().unwrap())
     );
+    assert_eq!(
+        tenant.payload_conditions("docs"),
+        Some(vec![json!({"key": "tenant", "match": {"value": "acme"}})])
+    );
+    assert_eq!(tenant.payload_conditions("other"), None);
+    assert_eq!(
+        osprey_auth::Forbidden::payload_restriction("docs").to_string(),
+        "Forbidden: Payload restriction on collection docs forbids this operation"
+    );
     // An empty filter is no restriction.
     assert_eq!(tenant.payload_restriction("open"), None);
     assert_eq!(tenant.payload_restriction("other"), None);
 
-    assert!(tenant.authorize(&Requirement::CollWrite("docs".into())).is_ok());
-    assert!(tenant.authorize(&Requirement::CollRead("docs".into())).is_ok());
+    assert!(
+        tenant
+            .authorize(&Requirement::CollWrite("docs".into()))
+            .is_ok()
+    );
+    assert!(
+        tenant
+            .authorize(&Requirement::CollRead("docs".into()))
+            .is_ok()
+    );
     for extras in [
         Requirement::CollReadExtras("docs".into()),
         Requirement::CollWriteExtras("docs".into()),

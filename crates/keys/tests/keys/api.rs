@@ -109,7 +109,10 @@ async fn revoke_and_not_found() {
         .call(Some(root), Method::DELETE, "/api-keys/abc123", None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["status"]["error"], "Bad request: id: `abc123` is not a UUID");
+    assert_eq!(
+        body["status"]["error"],
+        "Bad request: id: `abc123` is not a UUID"
+    );
 }
 
 /// Settings are live and persisted; admin keys are refused while granular
@@ -122,7 +125,11 @@ async fn settings_and_kinds() {
         .call(Some(root), Method::GET, "/api-keys/settings", None)
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["result"], json!({"granular_access": true}), "new storage starts on");
+    assert_eq!(
+        body["result"],
+        json!({"granular_access": true}),
+        "new storage starts on"
+    );
 
     let admin = json!({"name": "legacy admin", "kind": "admin"});
     let (status, body) = env
@@ -157,16 +164,37 @@ async fn settings_and_kinds() {
     assert_eq!(body["result"]["access_rules"], json!([]));
     assert!(body["result"].get("kid").is_none());
     let (status, _) = env
-        .call(Some(root), Method::POST, "/api-keys", Some(json!({"name": "granular"})))
+        .call(
+            Some(root),
+            Method::POST,
+            "/api-keys",
+            Some(json!({"name": "granular"})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
-    for bad in [json!({}), json!({"granular_access": "yes"}), json!({"granular_access": true, "x": 1})] {
+    for bad in [
+        json!({}),
+        json!({"granular_access": "yes"}),
+        json!({"granular_access": true, "x": 1}),
+    ] {
         let (status, body) = env
-            .call(Some(root), Method::PUT, "/api-keys/settings", Some(bad.clone()))
+            .call(
+                Some(root),
+                Method::PUT,
+                "/api-keys/settings",
+                Some(bad.clone()),
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
-        assert!(body["status"]["error"].as_str().unwrap().contains("granular_access") || body["status"]["error"].as_str().unwrap().contains("`x`"), "{body}");
+        assert!(
+            body["status"]["error"]
+                .as_str()
+                .unwrap()
+                .contains("granular_access")
+                || body["status"]["error"].as_str().unwrap().contains("`x`"),
+            "{body}"
+        );
     }
 }
 
@@ -185,7 +213,12 @@ async fn signing_keys() {
     assert!(!body.to_string().contains("secret"));
 
     let (status, rotated) = env
-        .call(Some(root), Method::POST, "/api-keys/signing-keys/rotate", None)
+        .call(
+            Some(root),
+            Method::POST,
+            "/api-keys/signing-keys/rotate",
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let second = rotated["result"]["kid"].as_str().unwrap().to_owned();
@@ -201,7 +234,12 @@ async fn signing_keys() {
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["status"]["error"].as_str().unwrap().starts_with("Bad request: kid:"));
+    assert!(
+        body["status"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Bad request: kid:")
+    );
 
     let (status, _) = env
         .call(
@@ -239,16 +277,32 @@ async fn refused(env: &Env, body: Value) -> String {
 #[tokio::test]
 async fn create_refusals_name_the_field() {
     let env = Env::new();
-    for (name, field) in [("abc", "name"), ("bad/name", "name"), (&"x".repeat(129)[..], "name")] {
+    for (name, field) in [
+        ("abc", "name"),
+        ("bad/name", "name"),
+        (&"x".repeat(129)[..], "name"),
+    ] {
         let message = refused(&env, json!({"name": name})).await;
-        assert!(message.starts_with(&format!("Bad request: {field}: ")), "{message}");
+        assert!(
+            message.starts_with(&format!("Bad request: {field}: ")),
+            "{message}"
+        );
     }
     let message = refused(&env, json!({"access_rules": []})).await;
     assert_eq!(message, "Bad request: name: is required");
 
-    let twenty_one: Vec<Value> = (0..21).map(|i| collection_rule(&format!("c{i}"), "read")).collect();
-    let message = refused(&env, json!({"name": "many rules", "access_rules": twenty_one})).await;
-    assert_eq!(message, "Bad request: access_rules: at most 20 rules are allowed, got 21");
+    let twenty_one: Vec<Value> = (0..21)
+        .map(|i| collection_rule(&format!("c{i}"), "read"))
+        .collect();
+    let message = refused(
+        &env,
+        json!({"name": "many rules", "access_rules": twenty_one}),
+    )
+    .await;
+    assert_eq!(
+        message,
+        "Bad request: access_rules: at most 20 rules are allowed, got 21"
+    );
 
     let message = refused(
         &env,
@@ -257,16 +311,26 @@ async fn create_refusals_name_the_field() {
         ]}),
     )
     .await;
-    assert!(message.starts_with("Bad request: access_rules: a global_access rule must be the only rule"), "{message}");
+    assert!(
+        message
+            .starts_with("Bad request: access_rules: a global_access rule must be the only rule"),
+        "{message}"
+    );
 
     let message = refused(&env, json!({"name": "unknown", "expires_in": 3})).await;
-    assert!(message.starts_with("Format error in JSON body: unknown field `expires_in`"), "{message}");
+    assert!(
+        message.starts_with("Format error in JSON body: unknown field `expires_in`"),
+        "{message}"
+    );
     let message = refused(
         &env,
         json!({"name": "unknown", "access_rules": [{"collection_access": {"collection_name": "a", "access_type": "read", "payloads": {}}}]}),
     )
     .await;
-    assert!(message.contains("access_rules[0]") && message.contains("payloads"), "{message}");
+    assert!(
+        message.contains("access_rules[0]") && message.contains("payloads"),
+        "{message}"
+    );
     let message = refused(
         &env,
         json!({"name": "unknown", "access_rules": [collection_rule("a", "write")]}),
@@ -275,13 +339,25 @@ async fn create_refusals_name_the_field() {
     assert!(message.contains("access_rules[0]"), "{message}");
 
     let message = refused(&env, json!({"name": "payload", "access_rules": [{"collection_access": {"collection_name": "a", "access_type": "read", "payload": {"t": {"nested": 1}}}}]})).await;
-    assert!(message.starts_with("Bad request: access_rules[0].collection_access.payload.t:"), "{message}");
-    let message = refused(&env, json!({"name": "expired", "expires_at": "2001-01-01T00:00:00Z"})).await;
+    assert!(
+        message.starts_with("Bad request: access_rules[0].collection_access.payload.t:"),
+        "{message}"
+    );
+    let message = refused(
+        &env,
+        json!({"name": "expired", "expires_at": "2001-01-01T00:00:00Z"}),
+    )
+    .await;
     assert!(message.starts_with("Bad request: expires_at:"), "{message}");
 
     let (status, body) = env.call_raw(Method::POST, "/api-keys", "{not json").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["status"]["error"].as_str().unwrap().starts_with("Format error in JSON body:"));
+    assert!(
+        body["status"]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("Format error in JSON body:")
+    );
     assert!(env.registry.list().is_empty(), "nothing refused was stored");
 }
 
@@ -293,11 +369,15 @@ async fn non_root_callers_are_refused() {
     let env = Env::new();
     let manage_key = env.create(json!({"name": "global manage"})).key;
     env.registry
-        .set_settings(osprey_keys::Settings { granular_access: false })
+        .set_settings(osprey_keys::Settings {
+            granular_access: false,
+        })
         .unwrap();
     let legacy = env.create(json!({"name": "legacy", "kind": "admin"})).key;
     env.registry
-        .set_settings(osprey_keys::Settings { granular_access: true })
+        .set_settings(osprey_keys::Settings {
+            granular_access: true,
+        })
         .unwrap();
     let qdrant_manage = qdrant_jwt(ROOT, json!({"access": "m"}));
     let callers = [
@@ -309,23 +389,41 @@ async fn non_root_callers_are_refused() {
     ];
     let id = uuid::Uuid::new_v4();
     let endpoints = [
-        (Method::POST, "/api-keys".to_owned(), Some(json!({"name": "escalate"}))),
+        (
+            Method::POST,
+            "/api-keys".to_owned(),
+            Some(json!({"name": "escalate"})),
+        ),
         (Method::GET, "/api-keys".to_owned(), None),
         (Method::GET, format!("/api-keys/{id}"), None),
         (Method::DELETE, format!("/api-keys/{id}"), None),
         (Method::GET, "/api-keys/settings".to_owned(), None),
-        (Method::PUT, "/api-keys/settings".to_owned(), Some(json!({"granular_access": false}))),
+        (
+            Method::PUT,
+            "/api-keys/settings".to_owned(),
+            Some(json!({"granular_access": false})),
+        ),
         (Method::GET, "/api-keys/signing-keys".to_owned(), None),
-        (Method::POST, "/api-keys/signing-keys/rotate".to_owned(), None),
-        (Method::DELETE, "/api-keys/signing-keys/abc".to_owned(), None),
+        (
+            Method::POST,
+            "/api-keys/signing-keys/rotate".to_owned(),
+            None,
+        ),
+        (
+            Method::DELETE,
+            "/api-keys/signing-keys/abc".to_owned(),
+            None,
+        ),
         (Method::GET, "/api-keys/audit".to_owned(), None),
     ];
     for caller in &callers {
         for (method, path, body) in &endpoints {
-            let (status, answer) = env
-                .call(*caller, method.clone(), path, body.clone())
-                .await;
-            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} by {caller:?}");
+            let (status, answer) = env.call(*caller, method.clone(), path, body.clone()).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{method} {path} by {caller:?}"
+            );
             assert_eq!(
                 answer["status"]["error"],
                 "Forbidden: Root key required for key management"
@@ -337,7 +435,9 @@ async fn non_root_callers_are_refused() {
     assert!(env.registry.settings().granular_access);
     assert_eq!(env.registry.signing_keys().len(), 1);
     // The alternative admin key is root too.
-    let (status, _) = env.call(Some(ALT_ROOT), Method::GET, "/api-keys", None).await;
+    let (status, _) = env
+        .call(Some(ALT_ROOT), Method::GET, "/api-keys", None)
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -349,7 +449,12 @@ async fn audit_endpoint() {
     let root = ROOT;
     let before = chrono::Utc::now();
     let (_, created) = env
-        .call(Some(root), Method::POST, "/api-keys", Some(json!({"name": "audited"})))
+        .call(
+            Some(root),
+            Method::POST,
+            "/api-keys",
+            Some(json!({"name": "audited"})),
+        )
         .await;
     let id = created["result"]["id"].as_str().unwrap().to_owned();
     let key = created["result"]["key"].as_str().unwrap().to_owned();
@@ -364,22 +469,44 @@ async fn audit_endpoint() {
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let events = body["result"].as_array().unwrap();
-    let create = events.iter().find(|e| e["operation"] == "create_key").unwrap();
+    let create = events
+        .iter()
+        .find(|e| e["operation"] == "create_key")
+        .unwrap();
     assert_eq!(create["target"], id.as_str());
     assert_eq!(create["outcome"], "ok");
     assert_eq!(create["credential"], "api_key");
     assert_eq!(create["key_postfix"], "456789");
-    assert!(!body.to_string().contains(&key), "the key must never be in the log");
+    assert!(
+        !body.to_string().contains(&key),
+        "the key must never be in the log"
+    );
 
-    let future = (chrono::Utc::now() + chrono::Duration::hours(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let future = (chrono::Utc::now() + chrono::Duration::hours(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let (_, body) = env
-        .call(Some(root), Method::GET, &format!("/api-keys/audit?since={future}"), None)
+        .call(
+            Some(root),
+            Method::GET,
+            &format!("/api-keys/audit?since={future}"),
+            None,
+        )
         .await;
     assert_eq!(body["result"], json!([]));
 
-    for bad in ["since=yesterday", "limit=0", "limit=x", "until=2020-01-01T00:00:00Z"] {
+    for bad in [
+        "since=yesterday",
+        "limit=0",
+        "limit=x",
+        "until=2020-01-01T00:00:00Z",
+    ] {
         let (status, body) = env
-            .call(Some(root), Method::GET, &format!("/api-keys/audit?{bad}"), None)
+            .call(
+                Some(root),
+                Method::GET,
+                &format!("/api-keys/audit?{bad}"),
+                None,
+            )
             .await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }

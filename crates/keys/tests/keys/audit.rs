@@ -12,7 +12,8 @@ use crate::support::*;
 #[test]
 fn refusals_are_logged_without_secrets() {
     let env = Env::new();
-    let tenant = env.create(json!({"name": "tenant", "access_rules": [collection_rule("docs", "read")]}));
+    let tenant =
+        env.create(json!({"name": "tenant", "access_rules": [collection_rule("docs", "read")]}));
     let principal = env.login(&tenant.key).unwrap();
     let start = Utc::now() - Duration::seconds(1);
 
@@ -39,8 +40,14 @@ fn refusals_are_logged_without_secrets() {
     let denied = &events[0];
     assert_eq!(denied.outcome, Outcome::Denied);
     assert_eq!(denied.credential, "database_key");
-    assert_eq!(denied.key_id.as_deref(), Some(tenant.record.id.to_string().as_str()));
-    assert_eq!(denied.key_postfix.as_deref(), Some(tenant.record.postfix.as_str()));
+    assert_eq!(
+        denied.key_id.as_deref(),
+        Some(tenant.record.id.to_string().as_str())
+    );
+    assert_eq!(
+        denied.key_postfix.as_deref(),
+        Some(tenant.record.postfix.as_str())
+    );
     assert_eq!(denied.collection.as_deref(), Some("docs"));
     assert_eq!(denied.client.as_deref(), Some("10.0.0.7"));
     assert_eq!(denied.status, Some(403));

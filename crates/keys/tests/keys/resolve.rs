@@ -31,13 +31,22 @@ fn created_key_authenticates_with_record_rules() {
     for headers in [api_key(&created.key), bearer(&created.key)] {
         let principal = env.auth.authenticate(&headers).unwrap();
         assert_eq!(principal.credential(), CredentialKind::DatabaseKey);
-        assert_eq!(principal.key_id(), Some(created.record.id.to_string().as_str()));
+        assert_eq!(
+            principal.key_id(),
+            Some(created.record.id.to_string().as_str())
+        );
         assert!(!principal.is_root());
         assert_eq!(
             principal.access(),
             &Access::Collections(vec![
-                CollectionAccess { collection: "docs".into(), mode: AccessMode::ReadWrite },
-                CollectionAccess { collection: "shared".into(), mode: AccessMode::Read },
+                CollectionAccess {
+                    collection: "docs".into(),
+                    mode: AccessMode::ReadWrite
+                },
+                CollectionAccess {
+                    collection: "shared".into(),
+                    mode: AccessMode::Read
+                },
             ])
         );
         assert_eq!(
@@ -45,8 +54,16 @@ fn created_key_authenticates_with_record_rules() {
             Some(json!({"tenant": "acme", "level": 3}).as_object().unwrap())
         );
         assert_eq!(principal.payload_restriction("shared"), None);
-        assert!(principal.authorize(&Requirement::CollWrite("docs".into())).is_ok());
-        assert!(principal.authorize(&Requirement::CollWrite("shared".into())).is_err());
+        assert!(
+            principal
+                .authorize(&Requirement::CollWrite("docs".into()))
+                .is_ok()
+        );
+        assert!(
+            principal
+                .authorize(&Requirement::CollWrite("shared".into()))
+                .is_err()
+        );
         assert_eq!(
             principal
                 .authorize(&Requirement::CollReadExtras("docs".into()))
@@ -56,7 +73,9 @@ fn created_key_authenticates_with_record_rules() {
         );
         assert!(principal.authorize(&Requirement::GlobalRead).is_err());
     }
-    let read = env.create(json!({"name": "reader", "access_rules": [{"global_access": {"access_type": "read"}}]}));
+    let read = env.create(
+        json!({"name": "reader", "access_rules": [{"global_access": {"access_type": "read"}}]}),
+    );
     assert_eq!(
         env.login(&read.key).unwrap().access(),
         &Access::Global(GlobalAccess::Read)
@@ -69,12 +88,16 @@ fn created_key_authenticates_with_record_rules() {
 #[test]
 fn rules_come_from_the_registry_not_the_token() {
     let env = Env::new();
-    let created = env.create(json!({"name": "reader", "access_rules": [collection_rule("docs", "read")]}));
+    let created =
+        env.create(json!({"name": "reader", "access_rules": [collection_rule("docs", "read")]}));
     let parts: Vec<&str> = created.key.split('.').collect();
     let mut claims: Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
     assert_eq!(claims["jti"], created.record.id.to_string());
-    assert_eq!(claims["access"], json!([{"collection": "docs", "access": "r"}]));
+    assert_eq!(
+        claims["access"],
+        json!([{"collection": "docs", "access": "r"}])
+    );
     assert!(claims.get("exp").is_none(), "no expiry: no exp claim");
     claims["access"] = json!("m");
     let tampered = format!(
@@ -88,11 +111,13 @@ fn rules_come_from_the_registry_not_the_token() {
     let garbled = format!("{}.{}.%%%", parts[0], parts[1]);
     assert_eq!(env.login(&garbled), Err(AuthError::InvalidCredential));
     // Signed with an admin key but carrying a registry kid: not §7's either.
-    let header: Value =
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+    let header: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
     assert_eq!(
         serde_json::to_string(&header).unwrap(),
-        format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#, created.record.kid.as_deref().unwrap())
+        format!(
+            r#"{{"alg":"HS256","typ":"JWT","kid":"{}"}}"#,
+            created.record.kid.as_deref().unwrap()
+        )
     );
     let forged = jsonwebtoken::encode(
         &jsonwebtoken::Header {
@@ -112,9 +137,17 @@ fn rules_come_from_the_registry_not_the_token() {
 fn revoked_keys_are_refused_on_the_next_request() {
     let env = Env::new();
     let granular = env.create(json!({"name": "granular"}));
-    env.registry.set_settings(Settings { granular_access: false }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: false,
+        })
+        .unwrap();
     let admin = env.create(json!({"name": "legacy", "kind": "admin"}));
-    env.registry.set_settings(Settings { granular_access: true }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: true,
+        })
+        .unwrap();
 
     let legacy = env.login(&admin.key).unwrap();
     assert_eq!(legacy.credential(), CredentialKind::LegacyAdminKey);
@@ -125,8 +158,14 @@ fn revoked_keys_are_refused_on_the_next_request() {
     env.registry.revoke(admin.record.id).unwrap();
     assert_eq!(env.login(&granular.key), Err(stateful()));
     assert_eq!(env.login(&admin.key), Err(AuthError::InvalidCredential));
-    assert_eq!(AuthError::InvalidCredential.message(), "Invalid API key or JWT");
-    assert_eq!(stateful().message(), "Invalid JWT, stateful validation failed");
+    assert_eq!(
+        AuthError::InvalidCredential.message(),
+        "Invalid API key or JWT"
+    );
+    assert_eq!(
+        stateful().message(),
+        "Invalid JWT, stateful validation failed"
+    );
     assert_eq!(stateful().http_status(), 401);
 }
 
@@ -143,7 +182,12 @@ fn short_expiry_is_refused_once_passed() {
     std::thread::sleep(wait);
     assert_eq!(env.login(&created.key), Err(AuthError::ExpiredSignature));
     assert_eq!(AuthError::ExpiredSignature.http_status(), 403);
-    assert!(!env.registry.get(created.record.id).unwrap().is_active(Utc::now()));
+    assert!(
+        !env.registry
+            .get(created.record.id)
+            .unwrap()
+            .is_active(Utc::now())
+    );
 }
 
 /// Rotation keeps old tokens valid until their secret is retired; new keys
@@ -173,13 +217,24 @@ fn rotation_overlaps_until_retirement() {
 fn granular_access_switch_is_live() {
     let env = Env::new();
     let granular = env.create(json!({"name": "granular"}));
-    env.registry.set_settings(Settings { granular_access: false }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: false,
+        })
+        .unwrap();
     let admin = env.create(json!({"name": "legacy", "kind": "admin"}));
     assert_eq!(env.login(&granular.key), Err(stateful()));
     assert!(env.login(&admin.key).is_ok());
-    env.registry.set_settings(Settings { granular_access: true }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: true,
+        })
+        .unwrap();
     assert!(env.login(&granular.key).is_ok());
-    assert!(env.login(&admin.key).is_ok(), "existing admin keys keep working");
+    assert!(
+        env.login(&admin.key).is_ok(),
+        "existing admin keys keep working"
+    );
 }
 
 /// Static keys and Qdrant tokens keep §2/§7 behaviour with the registry in
@@ -189,9 +244,18 @@ fn static_keys_and_qdrant_tokens_unchanged() {
     let env = Env::new();
     assert!(env.login(ROOT).unwrap().is_root());
     assert!(env.login(ALT_ROOT).unwrap().is_root());
-    assert_eq!(env.login(READ_ONLY).unwrap().credential(), CredentialKind::ReadOnlyKey);
-    let qdrant = qdrant_jwt(ROOT, json!({"access": [{"collection": "a", "access": "prw"}]}));
-    assert_eq!(env.login(&qdrant).unwrap().credential(), CredentialKind::Jwt);
+    assert_eq!(
+        env.login(READ_ONLY).unwrap().credential(),
+        CredentialKind::ReadOnlyKey
+    );
+    let qdrant = qdrant_jwt(
+        ROOT,
+        json!({"access": [{"collection": "a", "access": "prw"}]}),
+    );
+    assert_eq!(
+        env.login(&qdrant).unwrap().credential(),
+        CredentialKind::Jwt
+    );
     assert_eq!(
         env.login(&qdrant_jwt("some-other-secret-0123456789abcdef", json!({}))),
         Err(AuthError::InvalidSignature)
@@ -204,7 +268,10 @@ fn static_keys_and_qdrant_tokens_unchanged() {
         URL_SAFE_NO_PAD.encode(r#"{"jti":"x"}"#)
     );
     assert_eq!(env.login(&stranger), Err(stateful()));
-    assert_eq!(env.auth.authenticate(&http::HeaderMap::new()), Err(AuthError::MissingCredential));
+    assert_eq!(
+        env.auth.authenticate(&http::HeaderMap::new()),
+        Err(AuthError::MissingCredential)
+    );
 }
 
 /// `last_used_at` follows use in memory at once and reaches storage on the
@@ -216,21 +283,43 @@ fn last_used_is_tracked_and_flushed() {
         ..RegistryOptions::default()
     });
     let created = env.create(json!({"name": "used key"}));
-    assert!(env.registry.get(created.record.id).unwrap().last_used_at.is_none());
+    assert!(
+        env.registry
+            .get(created.record.id)
+            .unwrap()
+            .last_used_at
+            .is_none()
+    );
     let before = Utc::now().timestamp();
     env.login(&created.key).unwrap();
-    let used = env.registry.get(created.record.id).unwrap().last_used_at.unwrap();
+    let used = env
+        .registry
+        .get(created.record.id)
+        .unwrap()
+        .last_used_at
+        .unwrap();
     assert!(used.timestamp() >= before);
     std::thread::sleep(Duration::from_millis(400));
     // Reopen without the shutdown flush: only the background flush saved it.
-    let Env { dir, registry, auth } = env;
+    let Env {
+        dir,
+        registry,
+        auth,
+    } = env;
     drop(auth);
     std::mem::forget(registry);
     let reopened_path = dir.path().join("copy");
     std::fs::create_dir(&reopened_path).unwrap();
-    std::fs::copy(dir.path().join("keys.redb"), reopened_path.join("keys.redb")).unwrap();
+    std::fs::copy(
+        dir.path().join("keys.redb"),
+        reopened_path.join("keys.redb"),
+    )
+    .unwrap();
     let copy = osprey_keys::KeyRegistry::open(&reopened_path).unwrap();
-    assert_eq!(copy.get(created.record.id).unwrap().last_used_at, Some(used));
+    assert_eq!(
+        copy.get(created.record.id).unwrap().last_used_at,
+        Some(used)
+    );
 }
 
 /// Concurrent creates and revokes lose nothing and never leave a revoked key
@@ -257,10 +346,17 @@ fn concurrent_creates_and_revokes() {
             })
         })
         .collect();
-    let kept: Vec<_> = threads.into_iter().flat_map(|t| t.join().unwrap()).collect();
+    let kept: Vec<_> = threads
+        .into_iter()
+        .flat_map(|t| t.join().unwrap())
+        .collect();
     assert_eq!(env.registry.list().len(), 40);
     assert_eq!(
-        env.registry.list().iter().filter(|r| r.revoked_at.is_some()).count(),
+        env.registry
+            .list()
+            .iter()
+            .filter(|r| r.revoked_at.is_some())
+            .count(),
         20
     );
     for key in kept {

@@ -18,7 +18,11 @@ fn restart_keeps_everything() {
     }));
     let revoked = env.create(json!({"name": "revoked"}));
     env.registry.revoke(revoked.record.id).unwrap();
-    env.registry.set_settings(Settings { granular_access: false }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: false,
+        })
+        .unwrap();
     let admin = env.create(json!({"name": "legacy admin", "kind": "admin"}));
     env.login(&admin.key).unwrap();
     let records = env.registry.list();
@@ -29,15 +33,26 @@ fn restart_keeps_everything() {
     let env = env.restart();
     assert_eq!(env.registry.list(), records);
     assert_eq!(env.registry.signing_keys(), signing);
-    assert_eq!(env.registry.get(admin.record.id).unwrap().last_used_at, used);
+    assert_eq!(
+        env.registry.get(admin.record.id).unwrap().last_used_at,
+        used
+    );
     assert!(!env.registry.settings().granular_access);
     assert_eq!(
         env.login(&admin.key).unwrap().credential(),
         CredentialKind::LegacyAdminKey
     );
-    assert_eq!(env.login(&tenant.key), Err(stateful()), "granular access is still off");
+    assert_eq!(
+        env.login(&tenant.key),
+        Err(stateful()),
+        "granular access is still off"
+    );
 
-    env.registry.set_settings(Settings { granular_access: true }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: true,
+        })
+        .unwrap();
     let env = env.restart();
     assert!(env.registry.settings().granular_access);
     let principal = env.login(&tenant.key).unwrap();
@@ -48,7 +63,11 @@ fn restart_keeps_everything() {
     assert!(env.login(&before_rotation.key).is_ok());
     assert_eq!(env.login(&revoked.key), Err(stateful()));
     let new = env.create(json!({"name": "after restart"}));
-    assert_eq!(new.record.kid.as_deref(), Some(rotated.kid.as_str()), "current kid kept");
+    assert_eq!(
+        new.record.kid.as_deref(),
+        Some(rotated.kid.as_str()),
+        "current kid kept"
+    );
     let _ = AuthError::InvalidCredential;
 }
 
@@ -57,7 +76,11 @@ fn restart_keeps_everything() {
 fn keys_are_never_stored() {
     let env = Env::new();
     let granular = env.create(json!({"name": "granular"}));
-    env.registry.set_settings(Settings { granular_access: false }).unwrap();
+    env.registry
+        .set_settings(Settings {
+            granular_access: false,
+        })
+        .unwrap();
     let admin = env.create(json!({"name": "legacy", "kind": "admin"}));
     let path = env.dir.path().join(osprey_keys::REGISTRY_FILE);
     let env = env.restart();
@@ -76,7 +99,11 @@ fn keys_are_never_stored() {
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
-        assert_eq!(mode & 0o077, 0, "the registry holds signing secrets: owner only");
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "the registry holds signing secrets: owner only"
+        );
     }
     drop(env);
 }

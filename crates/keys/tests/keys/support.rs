@@ -48,9 +48,17 @@ impl Env {
 
     /// Drops the registry (as a shutdown does) and opens it again.
     pub fn restart(self) -> Env {
-        let Env { dir, registry, auth } = self;
+        let Env {
+            dir,
+            registry,
+            auth,
+        } = self;
         drop(auth);
-        assert_eq!(Arc::strong_count(&registry), 1, "someone still holds the registry");
+        assert_eq!(
+            Arc::strong_count(&registry),
+            1,
+            "someone still holds the registry"
+        );
         drop(registry);
         let registry = KeyRegistry::open(dir.path()).unwrap();
         let auth = authenticator(&registry);

@@ -1,0 +1,286 @@
+//! A collection as one principal may see it: unrestricted, or narrowed to the
+//! points its key's payload restriction allows (spec/auth.md §15). The front
+//! ends call every point operation through a view, so the restriction is
+//! applied in one place for REST and gRPC alike.
+
+use std::sync::Arc;
+
+use crate::collection::{Collection, CollectionInfo, select_payload};
+use crate::error::{EngineError, Result};
+use crate::operations::{CreateFieldIndex, UpdateOperation, UpdateResult};
+use crate::requests::{
+    CountRequest, CountResult, DiscoverRequest, FacetRequest, FacetResponse, GroupsResult, PointRequest,
+    Query, QueryGroupsRequest, QueryInterface, QueryRequest, QueryResponse, RecommendGroupsRequest,
+    RecommendRequest, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchGroupsRequest,
+    SearchMatrixOffsetsResponse, SearchMatrixPairsResponse, SearchMatrixRequest, SearchRequest, VectorInput,
+    WithPayload,
+};
+use crate::restriction::PayloadRestriction;
+use crate::storage::Storage;
+use crate::types::{Payload, PointId};
+
+/// A collection seen through an optional payload restriction.
+pub struct CollectionView {
+    collection: Arc<Collection>,
+    restriction: Option<PayloadRestriction>,
+}
+
+impl Storage {
+    /// The collection (or alias) `name`, narrowed to `restriction` when the
+    /// caller's key carries one for it.
+    pub fn view(&self, name: &str, restriction: Option<&Payload>) -> Result<CollectionView> {
+        let collection = self.collection(name)?;
+        let restriction = restriction.map(|values| PayloadRestriction::new(name, values)).transpose()?;
+        Ok(CollectionView { collection, restriction })
+    }
+}
+
+impl CollectionView {
+    pub fn collection(&self) -> &Arc<Collection> {
+        &self.collection
+    }
+
+    pub fn is_restricted(&self) -> bool {
+        self.restriction.is_some()
+    }
+
+    /// Operations that cannot be narrowed to some points (payload indexes,
+    /// snapshots, vector schema) need an unrestricted key.
+    pub fn require_unrestricted(&self) -> Result<()> {
+        match &self.restriction {
+            Some(r) => Err(r.forbidden()),
+            None => Ok(()),
+        }
+    }
+
+    pub fn info(&self) -> Result<CollectionInfo> {
+        let mut info = self.collection.info();
+        if let Some(r) = &self.restriction {
+            // The totals of a collection would tell about points the key cannot see.
+            info.points_count = self.collection.count(CountRequest { filter: Some(r.restrict(None)), ..Default::default() })?.count;
+            info.indexed_vectors_count = 0;
+        }
+        Ok(info)
+    }
+
+    // ---- writes ---------------------------------------------------------
+
+    pub fn update(&self, op: UpdateOperation, wait: bool) -> Result<UpdateResult> {
+        self.update_batch(vec![op], wait).map(|mut r| r.remove(0))
+    }
+
+    pub fn update_batch(&self, ops: Vec<UpdateOperation>, wait: bool) -> Result<Vec<UpdateResult>> {
+        self.collection.update_batch_restricted(ops, wait, self.restriction.as_ref())
+    }
+
+    pub fn create_field_index(&self, request: CreateFieldIndex, wait: bool) -> Result<UpdateResult> {
+        self.require_unrestricted()?;
+        self.collection.create_field_index(request, wait)
+    }
+
+    pub fn delete_field_index(&self, field: &str, wait: bool) -> Result<UpdateResult> {
+        self.require_unrestricted()?;
+        self.collection.delete_field_index(field, wait)
+    }
+
+    // ---- reads ----------------------------------------------------------
+
+    pub fn get_point(&self, id: PointId) -> Result<Record> {
+        let record = self.collection.get_point(id)?;
+        match &self.restriction {
+            Some(r) if !record.payload.as_ref().is_some_and(|p| r.matches(p)) => {
+                Err(crate::collection::point_not_found(id))
+            }
+            _ => Ok(record),
+        }
+    }
+
+    pub fn retrieve(&self, mut request: PointRequest) -> Result<Vec<Record>> {
+        let Some(r) = &self.restriction else { return self.collection.retrieve(request) };
+        let wanted = request.with_payload.replace(WithPayload::Enable(true)).unwrap_or(WithPayload::Enable(true));
+        let records = self.collection.retrieve(request)?;
+        Ok(records
+            .into_iter()
+            .filter(|rec| rec.payload.as_ref().is_some_and(|p| r.matches(p)))
+            .map(|mut rec| {
+                rec.payload = rec.payload.as_ref().and_then(|p| select_payload(p, &wanted));
+                rec
+            })
+            .collect())
+    }
+
+    pub fn scroll(&self, mut request: ScrollRequest) -> Result<ScrollResult> {
+        if let Some(r) = &self.restriction {
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.scroll(request)
+    }
+
+    pub fn count(&self, mut request: CountRequest) -> Result<CountResult> {
+        if let Some(r) = &self.restriction {
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.count(request)
+    }
+
+    pub fn facet(&self, mut request: FacetRequest) -> Result<FacetResponse> {
+        if let Some(r) = &self.restriction {
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.facet(request)
+    }
+
+    pub fn search_matrix_pairs(&self, request: SearchMatrixRequest) -> Result<SearchMatrixPairsResponse> {
+        self.collection.search_matrix_pairs(self.restrict_matrix(request))
+    }
+
+    pub fn search_matrix_offsets(&self, request: SearchMatrixRequest) -> Result<SearchMatrixOffsetsResponse> {
+        self.collection.search_matrix_offsets(self.restrict_matrix(request))
+    }
+
+    fn restrict_matrix(&self, mut request: SearchMatrixRequest) -> SearchMatrixRequest {
+        if let Some(r) = &self.restriction {
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        request
+    }
+
+    pub fn search(&self, mut request: SearchRequest) -> Result<Vec<ScoredPoint>> {
+        if let Some(r) = &self.restriction {
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.search(request)
+    }
+
+    pub fn search_batch(&self, requests: Vec<SearchRequest>) -> Result<Vec<Vec<ScoredPoint>>> {
+        requests.into_iter().map(|r| self.search(r)).collect()
+    }
+
+    pub fn query(&self, request: QueryRequest, storage: &Storage) -> Result<QueryResponse> {
+        let request = self.restrict_query(request)?;
+        self.collection.query(request, storage)
+    }
+
+    pub fn query_batch(&self, requests: Vec<QueryRequest>, storage: &Storage) -> Result<Vec<QueryResponse>> {
+        requests.into_iter().map(|r| self.query(r, storage)).collect()
+    }
+
+    pub fn query_groups(&self, mut request: QueryGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        if let Some(r) = &self.restriction {
+            if request.lookup_from.is_none() {
+                self.check_ids(request.query.iter().flat_map(query_ids))?;
+            }
+            request.filter = Some(r.restrict(request.filter.take()));
+            request.prefetch = r.restrict_prefetch(request.prefetch.take());
+        }
+        self.collection.query_groups(request, storage)
+    }
+
+    pub fn recommend(&self, mut request: RecommendRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        if let Some(r) = &self.restriction {
+            if request.lookup_from.is_none() {
+                self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
+            }
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.recommend(request, storage)
+    }
+
+    pub fn recommend_batch(&self, requests: Vec<RecommendRequest>, storage: &Storage) -> Result<Vec<Vec<ScoredPoint>>> {
+        requests.into_iter().map(|r| self.recommend(r, storage)).collect()
+    }
+
+    pub fn recommend_groups(&self, mut request: RecommendGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        if let Some(r) = &self.restriction {
+            if request.lookup_from.is_none() {
+                self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
+            }
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.recommend_groups(request, storage)
+    }
+
+    pub fn search_groups(&self, mut request: SearchGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        if let Some(r) = &self.restriction {
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.search_groups(request, storage)
+    }
+
+    pub fn discover(&self, mut request: DiscoverRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        if let Some(r) = &self.restriction {
+            if request.lookup_from.is_none() {
+                let pairs = request.context.iter().flatten().flat_map(|p| [&p.positive, &p.negative]);
+                self.check_ids(request.target.iter().chain(pairs).filter_map(input_id))?;
+            }
+            request.filter = Some(r.restrict(request.filter.take()));
+        }
+        self.collection.discover(request, storage)
+    }
+
+    pub fn discover_batch(&self, requests: Vec<DiscoverRequest>, storage: &Storage) -> Result<Vec<Vec<ScoredPoint>>> {
+        requests.into_iter().map(|r| self.discover(r, storage)).collect()
+    }
+
+    fn restrict_query(&self, mut request: QueryRequest) -> Result<QueryRequest> {
+        if let Some(r) = &self.restriction {
+            if request.lookup_from.is_none() {
+                self.check_ids(request.query.iter().flat_map(query_ids))?;
+            }
+            request.filter = Some(r.restrict(request.filter.take()));
+            request.prefetch = r.restrict_prefetch(request.prefetch.take());
+        }
+        Ok(request)
+    }
+
+    /// Points named by id in a query must be visible to the key: their
+    /// vectors would otherwise leak through the scores.
+    fn check_ids(&self, ids: impl Iterator<Item = PointId>) -> Result<()> {
+        for id in ids {
+            self.get_point(id).map_err(|e| match e {
+                EngineError::NotFound(_) => crate::collection::point_not_found(id),
+                other => other,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+fn input_id(input: &VectorInput) -> Option<PointId> {
+    match input {
+        VectorInput::Id(id) => Some(*id),
+        _ => None,
+    }
+}
+
+/// Ids used as vectors in a query.
+fn query_ids(query: &QueryInterface) -> Vec<PointId> {
+    match query {
+        QueryInterface::Vector(v) | QueryInterface::Query(Query::Nearest(v)) => input_id(v).into_iter().collect(),
+        QueryInterface::Query(Query::Recommend(rec)) => rec
+            .positive
+            .iter()
+            .flatten()
+            .chain(rec.negative.iter().flatten())
+            .filter_map(input_id)
+            .collect(),
+        QueryInterface::Query(Query::Discover(d)) => {
+            let mut ids: Vec<PointId> = input_id(&d.target).into_iter().collect();
+            if let Some(c) = &d.context {
+                for pair in c.clone().into_vec() {
+                    ids.extend(input_id(&pair.positive));
+                    ids.extend(input_id(&pair.negative));
+                }
+            }
+            ids
+        }
+        QueryInterface::Query(Query::Context(c)) => c
+            .clone()
+            .into_vec()
+            .iter()
+            .flat_map(|p| [input_id(&p.positive), input_id(&p.negative)])
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
