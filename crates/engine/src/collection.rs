@@ -30,7 +30,7 @@ use crate::segment::{PointStore, write_atomically};
 use crate::types::{DEFAULT_VECTOR, Payload, PointId, Vector, VectorStruct};
 use crate::wal::{Wal, WalOptions};
 
-const CHECKPOINT_FILE: &str = "points.bin";
+pub(crate) const CHECKPOINT_FILE: &str = "points.bin";
 
 /// What one log record holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -180,8 +180,30 @@ impl Collection {
     /// Applies operations in order as one log record: all of them, or none
     /// when any fails validation.
     pub fn update_batch(&self, ops: Vec<UpdateOperation>, wait: bool) -> Result<Vec<UpdateResult>> {
+        self.update_batch_restricted(ops, wait, None)
+    }
+
+    /// [`Self::update_batch`] for a key bound to payload values: the writes are
+    /// checked against the points they touch under the same lock that applies them.
+    pub(crate) fn update_batch_restricted(
+        &self,
+        ops: Vec<UpdateOperation>,
+        wait: bool,
+        restriction: Option<&crate::restriction::PayloadRestriction>,
+    ) -> Result<Vec<UpdateResult>> {
         let count = ops.len();
-        let seq = self.write(|store, config| Ok(WalEntry::Update(prepare_batch(store, config, ops)?)), wait)?;
+        let seq = self.write(
+            |store, config| {
+                let ops = match restriction {
+                    Some(r) => r.check_writes(ops, |id| {
+                        store.offsets.get(id).map(|&o| store.payloads[o as usize].clone())
+                    })?,
+                    None => ops,
+                };
+                Ok(WalEntry::Update(prepare_batch(store, config, ops)?))
+            },
+            wait,
+        )?;
         let status = if wait { UpdateStatus::Completed } else { UpdateStatus::Acknowledged };
         Ok((0..count.max(1)).map(|_| UpdateResult { operation_id: seq, status }).take(count).collect())
     }
@@ -254,6 +276,22 @@ impl Collection {
         self.wal.truncate_before(seq + 1)?;
         self.logged_bytes.store(0, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// A checkpoint that also returns what it wrote, with the configuration
+    /// read under the same locks: the consistent state a snapshot archives.
+    pub(crate) fn checkpoint_for_snapshot(&self) -> Result<(CollectionConfig, Vec<u8>)> {
+        let _guard = self.checkpoint_lock.lock();
+        let (config, bytes, seq) = {
+            let config = self.config.read();
+            let store = self.state.read();
+            (config.clone(), store.encode()?, store.applied_seq)
+        };
+        self.wal.sync()?;
+        write_atomically(&self.dir.join(CHECKPOINT_FILE), &bytes)?;
+        self.wal.truncate_before(seq + 1)?;
+        self.logged_bytes.store(0, Ordering::Relaxed);
+        Ok((config, bytes))
     }
 
     // ---- reads ----------------------------------------------------------

@@ -452,6 +452,39 @@ impl PointStore {
     }
 }
 
+impl PointStore {
+    /// Whether a decoded state fits a configuration: unique ids, and every
+    /// vector the configuration declares stored in a column of its kind and
+    /// dimension (a foreign checkpoint must not reach search with, say, a
+    /// 2-dimensional column under a 4-dimensional vector). Columns of vectors
+    /// the configuration lacks are dropped on open, so they are allowed.
+    pub(crate) fn check_against(&self, config: &CollectionConfig) -> std::result::Result<(), String> {
+        if self.offsets.len() != self.ids.len() {
+            return Err("point ids are not unique".into());
+        }
+        for (name, params) in config.params.vectors.iter() {
+            let dim = params.size as usize;
+            match (self.columns.get(name), params.multivector_config.is_some()) {
+                (None, _) => {}
+                (Some(VectorColumn::Multi(rows)), true) if rows.iter().flatten().flatten().all(|v| v.len() == dim) => {}
+                (Some(VectorColumn::Dense(c)), false) if c.dim == dim => {}
+                _ => return Err(format!("vector `{name}` is stored in a form its configuration does not declare")),
+            }
+        }
+        for name in config.params.sparse_vectors.iter().flat_map(|m| m.keys()) {
+            let fits = match self.columns.get(name) {
+                None => true,
+                Some(VectorColumn::Sparse(rows)) => rows.iter().flatten().all(|v| v.indices.len() == v.values.len()),
+                Some(_) => false,
+            };
+            if !fits {
+                return Err(format!("sparse vector `{name}` is stored in a form its configuration does not declare"));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Writes `bytes` to `path` so that a crash leaves either the old file or the new one.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension("tmp");

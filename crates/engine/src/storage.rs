@@ -57,6 +57,9 @@ pub enum AliasOperation {
     RenameAlias { old_alias_name: String, new_alias_name: String },
 }
 
+/// Collections (real name, collection) and aliases (alias -> name) at one instant.
+pub(crate) type CatalogView = (Vec<(String, Arc<Collection>)>, BTreeMap<String, String>);
+
 struct Catalog {
     collections: BTreeMap<String, Arc<Collection>>,
     aliases: BTreeMap<String, String>,
@@ -109,6 +112,7 @@ impl Storage {
                 aliases.insert(alias.value().to_string(), target.value().to_string());
             }
         }
+        crate::snapshot::remove_leftovers(&config);
         let storage = Arc::new(Storage { config, meta, catalog: RwLock::new(Catalog { collections, aliases }) });
         spawn_flusher(Arc::downgrade(&storage));
         Ok(storage)
@@ -327,6 +331,55 @@ impl Storage {
         }
         tx.commit()?;
         Ok(())
+    }
+
+    /// Every collection (by real name) and every alias, read under one lock so
+    /// that they agree with each other (full snapshots).
+    pub(crate) fn catalog_view(&self) -> CatalogView {
+        let catalog = self.catalog.read();
+        let collections = catalog.collections.iter().map(|(n, c)| (n.clone(), c.clone())).collect();
+        (collections, catalog.aliases.clone())
+    }
+
+    /// The name a snapshot recovery writes to: the collection an alias points
+    /// at, an existing collection, or a new (valid) collection name.
+    pub(crate) fn recovery_target(&self, name_or_alias: &str) -> Result<String> {
+        let catalog = self.catalog.read();
+        if let Some(real) = catalog.aliases.get(name_or_alias) {
+            return Ok(real.clone());
+        }
+        if !catalog.collections.contains_key(name_or_alias) {
+            validate_collection_name(name_or_alias)?;
+        }
+        Ok(name_or_alias.to_string())
+    }
+
+    /// Puts an opened collection (directory `collections/<dir>`) in the place
+    /// of collection `name`, or adds it when `name` is new: the metadata store
+    /// and the catalog change together, under the catalog lock. Returns the
+    /// replaced collection, whose files the caller removes. Aliases of `name`
+    /// keep pointing at it.
+    pub(crate) fn swap_collection(
+        &self,
+        name: &str,
+        dir: String,
+        config: CollectionConfig,
+        collection: Collection,
+    ) -> Result<Option<Arc<Collection>>> {
+        let mut catalog = self.catalog.write();
+        if catalog.aliases.contains_key(name) {
+            return Err(EngineError::BadRequest(format!(
+                "Collection `{name}` became an alias during the recovery; recover again"
+            )));
+        }
+        let record = CollectionRecord { dir, config };
+        let tx = self.meta.begin_write()?;
+        {
+            let mut table = tx.open_table(COLLECTIONS)?;
+            table.insert(name, encode(&record)?.as_slice())?;
+        }
+        tx.commit()?;
+        Ok(catalog.collections.insert(name.to_string(), Arc::new(collection)))
     }
 
     /// Flushes every collection's state to disk (on shutdown).

@@ -37,6 +37,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no subcommand is given).
     Serve(ServeArgs),
+    /// Manage database API keys on a running server.
+    Keys(crate::keys_cli::KeysArgs),
 }
 
 impl Cli {
@@ -46,6 +48,7 @@ impl Cli {
         match self.command {
             None => Command::Serve(self.serve),
             Some(Command::Serve(after)) => Command::Serve(self.serve.merge(after)),
+            Some(keys @ Command::Keys(_)) => keys,
         }
     }
 }
@@ -196,6 +199,7 @@ mod tests {
             .unwrap_or_else(|e| panic!("{args:?}: {e}"));
         match cli.into_command() {
             Command::Serve(args) => args,
+            Command::Keys(_) => panic!("expected serve"),
         }
     }
 

@@ -4,10 +4,12 @@
 //! - `cli`: the command line (`osprey [serve]`, Qdrant's flags);
 //! - `settings`: Qdrant-style layered configuration;
 //! - `bootstrap`: secure by default (the one-time admin key);
-//! - `server`: startup wiring and graceful shutdown.
+//! - `server`: startup wiring and graceful shutdown;
+//! - `keys_cli`: `osprey keys ...`, the key plane's command line against a running server.
 
 mod bootstrap;
 mod cli;
+mod keys_cli;
 mod server;
 mod settings;
 mod tls;
@@ -21,6 +23,7 @@ use crate::cli::{Cli, Command};
 fn main() -> ExitCode {
     let result = match Cli::parse().into_command() {
         Command::Serve(args) => server::run(args),
+        Command::Keys(args) => keys_cli::run_blocking(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -78,8 +78,9 @@ async fn serve(settings: Settings) -> Result<()> {
         bootstrap::plan(service, storage.as_ref(), local.port(), &mut stdout)?
     };
     warn_if_keys_travel_in_clear(&settings, plan.mode);
-    let auth = wiring::authenticator(plan)?;
-    let router = wiring::rest_router(storage.clone(), auth.clone(), &settings);
+    let keys = wiring::open_key_registry(&settings)?;
+    let auth = wiring::authenticator(plan, keys.clone())?;
+    let router = wiring::rest_router(storage.clone(), auth.clone(), keys.clone(), &settings);
 
     let tls_files = tls::TlsFiles::from_settings(&settings)?;
 
@@ -157,6 +158,9 @@ async fn serve(settings: Settings) -> Result<()> {
 
     tracing::info!("stopped accepting requests; flushing storage");
     wiring::close_storage(&storage)?;
+    if let Err(e) = keys.flush_last_used() {
+        tracing::warn!("could not record the keys' last use on shutdown: {e}");
+    }
     tracing::info!("shut down cleanly");
     Ok(())
 }
@@ -281,7 +285,17 @@ mod wiring {
         storage.flush_all().context("flushing storage on shutdown")
     }
 
-    pub(super) fn authenticator(plan: AuthPlan) -> Result<Arc<osprey_auth::Authenticator>> {
+    /// The key plane's registry (`<storage>/keys.redb`): database API keys,
+    /// signing secrets and the audit log.
+    pub(super) fn open_key_registry(settings: &Settings) -> Result<Arc<osprey_keys::KeyRegistry>> {
+        osprey_keys::KeyRegistry::open(&settings.storage.storage_path)
+            .with_context(|| format!("opening the key registry in {}", settings.storage.storage_path.display()))
+    }
+
+    pub(super) fn authenticator(
+        plan: AuthPlan,
+        keys: Arc<osprey_keys::KeyRegistry>,
+    ) -> Result<Arc<osprey_auth::Authenticator>> {
         let expect_enabled = plan.mode.is_authenticated();
         let auth = osprey_auth::Authenticator::new(osprey_auth::AuthConfig {
             api_key: plan.api_key,
@@ -289,7 +303,8 @@ mod wiring {
             read_only_api_key: plan.read_only_api_key,
             jwt_rbac: plan.jwt_rbac,
             admin_key_hashes: plan.admin_key_hashes,
-        });
+        })
+        .with_key_resolver(keys);
         // Fail closed if the two ever disagree about whether keys are required.
         if auth.is_enabled() != expect_enabled {
             bail!(
@@ -305,15 +320,18 @@ mod wiring {
     pub(super) fn rest_router(
         storage: Arc<Storage>,
         auth: Arc<osprey_auth::Authenticator>,
+        keys: Arc<osprey_keys::KeyRegistry>,
         settings: &Settings,
     ) -> axum::Router {
         osprey_rest::router(osprey_rest::RestContext {
             storage,
             auth,
+            keys: Some(keys),
             options: osprey_rest::RestOptions {
                 max_request_size_mb: settings.service.max_request_size_mb,
                 enable_cors: settings.service.enable_cors,
                 commit: commit(),
+                enable_snapshot_url_recovery: settings.service.enable_snapshot_url_recovery,
             },
         })
     }

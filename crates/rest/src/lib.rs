@@ -48,6 +48,10 @@ pub struct RestOptions {
     pub enable_cors: bool,
     /// Git commit reported by `GET /`; left out when `None`.
     pub commit: Option<String>,
+    /// `service.enable_snapshot_url_recovery`: when false, snapshot recovery
+    /// from `http(s)://` locations answers 403. This server never downloads
+    /// snapshots, so when true such locations answer 400.
+    pub enable_snapshot_url_recovery: bool,
 }
 
 impl Default for RestOptions {
@@ -56,6 +60,7 @@ impl Default for RestOptions {
             max_request_size_mb: 32,
             enable_cors: true,
             commit: None,
+            enable_snapshot_url_recovery: true,
         }
     }
 }
@@ -64,18 +69,27 @@ impl Default for RestOptions {
 pub struct RestContext {
     pub storage: Arc<Storage>,
     pub auth: Arc<Authenticator>,
+    /// The key plane; its management API (`/api-keys`) is served when present.
+    pub keys: Option<Arc<osprey_keys::KeyRegistry>>,
     pub options: RestOptions,
 }
 
 /// The REST application. Serve it with
 /// `into_make_service_with_connect_info::<SocketAddr>()`.
 pub fn router(ctx: RestContext) -> Router {
-    let (routes, table) = routes::build();
+    let (mut routes, table) = routes::build();
+    // The key plane's routes sit behind the same normalisation and
+    // authentication; they have no row in Qdrant's table of access and admit
+    // root credentials only, which their handlers check.
+    if let Some(keys) = &ctx.keys {
+        routes = routes.merge(osprey_keys::management_routes(keys.clone()));
+    }
     let enable_cors = ctx.options.enable_cors;
     let state = Arc::new(Shared {
         peer_id: load_peer_id(&ctx.storage),
         storage: ctx.storage,
         auth: ctx.auth,
+        keys: ctx.keys,
         options: ctx.options,
         metrics: Metrics::new(table.all().len()),
         routes: table,

@@ -7,12 +7,13 @@
 use std::collections::HashMap;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::{MethodFilter, on};
 use http::Method;
 use osprey_auth::RuleKind;
 
-use crate::handlers::{cluster, collections, points, search, service, unsupported};
+use crate::handlers::{cluster, collections, points, search, service, snapshots, unsupported};
 use crate::state::AppState;
 
 /// One registered route.
@@ -384,28 +385,38 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
             "/collections/{collection_name}/points/search/matrix/offsets",
             search::matrix_offsets,
         )
-        // Collection snapshots
+        // Collection snapshots. Uploads are unlimited in size (Qdrant's
+        // `max_request_size_mb` covers JSON only); access is checked before
+        // the body is read.
         .add(
             "POST",
             "/collections/{collection_name}/snapshots/upload",
-            todo,
+            snapshots::upload.layer(DefaultBodyLimit::disable()),
         )
         .add(
             "PUT",
             "/collections/{collection_name}/snapshots/recover",
-            todo,
+            snapshots::recover,
         )
-        .add("GET", "/collections/{collection_name}/snapshots", todo)
-        .add("POST", "/collections/{collection_name}/snapshots", todo)
+        .add(
+            "GET",
+            "/collections/{collection_name}/snapshots",
+            snapshots::list,
+        )
+        .add(
+            "POST",
+            "/collections/{collection_name}/snapshots",
+            snapshots::create,
+        )
         .add(
             "DELETE",
             "/collections/{collection_name}/snapshots/{snapshot_name}",
-            todo,
+            snapshots::delete,
         )
         .add(
             "GET",
             "/collections/{collection_name}/snapshots/{snapshot_name}",
-            todo,
+            snapshots::download,
         )
         // Shard snapshots
         .add(
@@ -444,10 +455,18 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
             todo,
         )
         // Full snapshots
-        .add("GET", "/snapshots", todo)
-        .add("POST", "/snapshots", todo)
-        .add("DELETE", "/snapshots/{snapshot_name}", todo)
-        .add("GET", "/snapshots/{snapshot_name}", todo)
+        .add("GET", "/snapshots", snapshots::list_full)
+        .add("POST", "/snapshots", snapshots::create_full)
+        .add(
+            "DELETE",
+            "/snapshots/{snapshot_name}",
+            snapshots::delete_full,
+        )
+        .add(
+            "GET",
+            "/snapshots/{snapshot_name}",
+            snapshots::download_full,
+        )
         // Shard keys, cluster
         .add("PUT", "/collections/{collection_name}/shards", todo)
         .add("GET", "/collections/{collection_name}/shards", todo)

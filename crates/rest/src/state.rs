@@ -18,6 +18,8 @@ const PEER_ID_KEY: &str = "rest.peer_id";
 pub(crate) struct Shared {
     pub storage: Arc<Storage>,
     pub auth: Arc<Authenticator>,
+    /// The key plane, for recording refused requests in its audit log.
+    pub keys: Option<Arc<osprey_keys::KeyRegistry>>,
     pub options: RestOptions,
     pub metrics: Metrics,
     pub routes: RouteTable,

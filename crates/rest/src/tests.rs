@@ -67,6 +67,7 @@ fn server_with(auth: AuthConfig, options: RestOptions) -> Server {
         app: router(RestContext {
             storage,
             auth,
+            keys: None,
             options,
         }),
         _dir: dir,
@@ -85,6 +86,7 @@ fn secured() -> Server {
             max_request_size_mb: 1,
             enable_cors: true,
             commit: Some("0123abc".into()),
+            ..RestOptions::default()
         },
     )
 }
@@ -541,12 +543,12 @@ async fn envelopes_and_error_statuses() {
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
 
     let unsupported = server
-        .admin(Method::GET, "/collections/docs/snapshots", None)
+        .admin(Method::GET, "/collections/docs/shards/0/snapshots", None)
         .await;
     assert_eq!(unsupported.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(
         unsupported.error(),
-        "Not implemented: GET /collections/{collection_name}/snapshots is not supported by this server yet"
+        "Not implemented: GET /collections/{collection_name}/shards/{shard_id}/snapshots is not supported by this server yet"
     );
 }
 

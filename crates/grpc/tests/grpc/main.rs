@@ -2,5 +2,6 @@
 //! (`qdrant-client`): one test binary, one theme per module.
 
 mod access;
+mod access_matrix;
 mod flow;
 mod support;

@@ -54,10 +54,11 @@ pub(crate) async fn list(
 /// `GET /collections/{c}`.
 pub(crate) async fn get(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> RestResult<ApiOk<osprey_engine::CollectionInfo>> {
     let storage = state.storage.clone();
-    let info = engine(move || Ok(storage.collection(&name)?.info())).await?;
+    let info = engine(move || storage.view(&name, caller.payload_restriction(&name))?.info()).await?;
     Ok(ApiOk(info))
 }
 
@@ -210,8 +211,9 @@ const ALIASES: &str = "aliases";
 
 pub(crate) async fn get_aliases_named(
     state: State<AppState>,
+    caller: Extension<Caller>,
 ) -> RestResult<ApiOk<osprey_engine::CollectionInfo>> {
-    get(state, Path(ALIASES.to_owned())).await
+    get(state, caller, Path(ALIASES.to_owned())).await
 }
 
 pub(crate) async fn create_aliases_named(

@@ -7,6 +7,7 @@ pub(crate) mod collections;
 pub(crate) mod points;
 pub(crate) mod search;
 pub(crate) mod service;
+pub(crate) mod snapshots;
 pub(crate) mod unsupported;
 
 use osprey_engine::EngineError;

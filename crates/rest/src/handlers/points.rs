@@ -2,6 +2,7 @@
 //! payload, payload indexes. Writes take `wait` (default false: answer
 //! `acknowledged` once logged), `ordering` and `timeout`.
 
+use axum::Extension;
 use axum::extract::State;
 use osprey_engine::EngineError;
 use osprey_engine::config::VectorNameConfig;
@@ -12,6 +13,7 @@ use osprey_engine::operations::{
 use osprey_engine::requests::{PointRequest, Record};
 use osprey_engine::types::PointId;
 
+use crate::access::Caller;
 use crate::envelope::ApiOk;
 use crate::error::RestResult;
 use crate::extract::{Json, Path, Query, ReadParams, UpdateParams};
@@ -21,13 +23,14 @@ use crate::state::AppState;
 /// `GET /collections/{c}/points/{id}`.
 pub(crate) async fn get_point(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((name, id)): Path<(String, String)>,
     Query(params): Query<ReadParams>,
 ) -> RestResult<ApiOk<Record>> {
     params.validate()?;
     let storage = state.storage.clone();
     let record = engine(move || {
-        let collection = storage.collection(&name)?;
+        let collection = storage.view(&name, caller.payload_restriction(&name))?;
         let id: PointId = id.parse().map_err(|_| {
             EngineError::BadInput(format!("Can not recognize \"{id}\" as point id"))
         })?;
@@ -40,19 +43,21 @@ pub(crate) async fn get_point(
 /// `POST /collections/{c}/points`: several points by id.
 pub(crate) async fn get_points(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<PointRequest>,
 ) -> RestResult<ApiOk<Vec<Record>>> {
     params.validate()?;
     let storage = state.storage.clone();
-    let records = engine(move || storage.collection(&name)?.retrieve(request)).await?;
+    let records = engine(move || storage.view(&name, caller.payload_restriction(&name))?.retrieve(request)).await?;
     Ok(ApiOk(records))
 }
 
 /// Applies one write to the collection named (or aliased) `name`.
 async fn write(
     state: &AppState,
+    caller: Caller,
     name: String,
     params: &UpdateParams,
     op: UpdateOperation,
@@ -60,69 +65,76 @@ async fn write(
     params.validate()?;
     let wait = params.wait();
     let storage = state.storage.clone();
-    let result = engine(move || storage.collection(&name)?.update(op, wait)).await?;
+    let result = engine(move || storage.view(&name, caller.payload_restriction(&name))?.update(op, wait)).await?;
     Ok(ApiOk(result))
 }
 
 /// `PUT /collections/{c}/points`.
 pub(crate) async fn upsert(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<PointInsertOperations>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::Upsert(body)).await
+    write(&state, caller, name, &params, UpdateOperation::Upsert(body)).await
 }
 
 /// `POST /collections/{c}/points/delete`.
 pub(crate) async fn delete(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<PointsSelector>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::Delete(body)).await
+    write(&state, caller, name, &params, UpdateOperation::Delete(body)).await
 }
 
 /// `PUT /collections/{c}/points/vectors`.
 pub(crate) async fn update_vectors(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<UpdateVectors>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::UpdateVectors(body)).await
+    write(&state, caller, name, &params, UpdateOperation::UpdateVectors(body)).await
 }
 
 /// `POST /collections/{c}/points/vectors/delete`.
 pub(crate) async fn delete_vectors(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<DeleteVectors>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::DeleteVectors(body)).await
+    write(&state, caller, name, &params, UpdateOperation::DeleteVectors(body)).await
 }
 
 /// `POST /collections/{c}/points/payload`.
 pub(crate) async fn set_payload(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<SetPayload>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::SetPayload(body)).await
+    write(&state, caller, name, &params, UpdateOperation::SetPayload(body)).await
 }
 
 /// `PUT /collections/{c}/points/payload`.
 pub(crate) async fn overwrite_payload(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<SetPayload>,
 ) -> RestResult<ApiOk<UpdateResult>> {
     write(
         &state,
+        caller,
         name,
         &params,
         UpdateOperation::OverwritePayload(body),
@@ -133,21 +145,23 @@ pub(crate) async fn overwrite_payload(
 /// `POST /collections/{c}/points/payload/delete`.
 pub(crate) async fn delete_payload(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<DeletePayload>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::DeletePayload(body)).await
+    write(&state, caller, name, &params, UpdateOperation::DeletePayload(body)).await
 }
 
 /// `POST /collections/{c}/points/payload/clear`.
 pub(crate) async fn clear_payload(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<PointsSelector>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, name, &params, UpdateOperation::ClearPayload(body)).await
+    write(&state, caller, name, &params, UpdateOperation::ClearPayload(body)).await
 }
 
 /// `POST /collections/{c}/points/batch`: all operations as one record.
@@ -172,6 +186,7 @@ pub(crate) async fn batch(
 /// `PUT /collections/{c}/index`.
 pub(crate) async fn create_index(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<CreateFieldIndex>,
@@ -179,13 +194,14 @@ pub(crate) async fn create_index(
     params.validate()?;
     let wait = params.wait();
     let storage = state.storage.clone();
-    let result = engine(move || storage.collection(&name)?.create_field_index(body, wait)).await?;
+    let result = engine(move || storage.view(&name, caller.payload_restriction(&name))?.create_field_index(body, wait)).await?;
     Ok(ApiOk(result))
 }
 
 /// `DELETE /collections/{c}/index/{field_name}`.
 pub(crate) async fn delete_index(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path((name, field)): Path<(String, String)>,
     Query(params): Query<UpdateParams>,
 ) -> RestResult<ApiOk<UpdateResult>> {
@@ -193,7 +209,7 @@ pub(crate) async fn delete_index(
     let wait = params.wait();
     let storage = state.storage.clone();
     let result =
-        engine(move || storage.collection(&name)?.delete_field_index(&field, wait)).await?;
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.delete_field_index(&field, wait)).await?;
     Ok(ApiOk(result))
 }
 

@@ -22,6 +22,7 @@ use crate::state::AppState;
 /// `POST /collections/{c}/points/scroll`.
 pub(crate) async fn scroll(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<ScrollRequest>,
@@ -29,13 +30,14 @@ pub(crate) async fn scroll(
     params.validate()?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.scroll(request)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.scroll(request)).await?,
     ))
 }
 
 /// `POST /collections/{c}/points/count`.
 pub(crate) async fn count(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<CountRequest>,
@@ -43,13 +45,14 @@ pub(crate) async fn count(
     params.validate()?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.count(request)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.count(request)).await?,
     ))
 }
 
 /// `POST /collections/{c}/points/search`.
 pub(crate) async fn search(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<SearchRequest>,
@@ -57,20 +60,21 @@ pub(crate) async fn search(
     params.validate()?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.search(request)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search(request)).await?,
     ))
 }
 
 /// `POST /collections/{c}/points/search/batch`.
 pub(crate) async fn search_batch(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(batch): Json<SearchRequestBatch>,
 ) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
     params.validate()?;
     let storage = state.storage.clone();
-    let results = engine(move || storage.collection(&name)?.search_batch(batch.searches)).await?;
+    let results = engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_batch(batch.searches)).await?;
     Ok(ApiOk(results))
 }
 
@@ -89,7 +93,7 @@ pub(crate) async fn query(
     )?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.query(request, &storage)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.query(request, &storage)).await?,
     ))
 }
 
@@ -133,7 +137,7 @@ pub(crate) async fn recommend(
     )?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.recommend(request, &storage)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.recommend(request, &storage)).await?,
     ))
 }
 
@@ -177,7 +181,7 @@ pub(crate) async fn discover(
     )?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.discover(request, &storage)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.discover(request, &storage)).await?,
     ))
 }
 
@@ -221,7 +225,7 @@ pub(crate) async fn search_groups(
     )?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.search_groups(request, &storage)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_groups(request, &storage)).await?,
     ))
 }
 
@@ -263,13 +267,14 @@ pub(crate) async fn query_groups(
     )?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.query_groups(request, &storage)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.query_groups(request, &storage)).await?,
     ))
 }
 
 /// `POST /collections/{c}/facet`.
 pub(crate) async fn facet(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<FacetRequest>,
@@ -277,13 +282,14 @@ pub(crate) async fn facet(
     params.validate()?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.facet(request)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.facet(request)).await?,
     ))
 }
 
 /// `POST /collections/{c}/points/search/matrix/pairs`.
 pub(crate) async fn matrix_pairs(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<SearchMatrixRequest>,
@@ -291,13 +297,14 @@ pub(crate) async fn matrix_pairs(
     params.validate()?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.search_matrix_pairs(request)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_matrix_pairs(request)).await?,
     ))
 }
 
 /// `POST /collections/{c}/points/search/matrix/offsets`.
 pub(crate) async fn matrix_offsets(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<ReadParams>,
     Json(request): Json<SearchMatrixRequest>,
@@ -305,6 +312,6 @@ pub(crate) async fn matrix_offsets(
     params.validate()?;
     let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.collection(&name)?.search_matrix_offsets(request)).await?,
+        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_matrix_offsets(request)).await?,
     ))
 }
