@@ -80,6 +80,7 @@ async fn guarded(
         Ok(principal) => principal,
         Err(err) => {
             state.metrics.refused(Refusal::Authentication);
+            audit_refusal(state, &req, route.as_ref(), None, None, err.http_status(), &err.message());
             return auth_failure(&err);
         }
     };
@@ -120,6 +121,8 @@ async fn guarded(
         };
         if let Err(forbidden) = principal.authorize(&rule.requirement(collection.as_deref())) {
             state.metrics.refused(Refusal::Authorization);
+            let reason = forbidden.to_string();
+            audit_refusal(state, &req, Some(&route), Some(&principal), collection.as_deref(), 403, &reason);
             return if route.plain_text_errors {
                 plain_text(StatusCode::FORBIDDEN, forbidden.to_string())
             } else {
@@ -130,6 +133,43 @@ async fn guarded(
 
     req.extensions_mut().insert::<Caller>(Arc::new(principal));
     next.run(req).await
+}
+
+/// Appends a refused request to the key plane's audit log (spec §15); the
+/// credential itself never reaches it, only its last characters.
+fn audit_refusal(
+    state: &AppState,
+    req: &Request,
+    route: Option<&RouteInfo>,
+    principal: Option<&Principal>,
+    collection: Option<&str>,
+    status: u16,
+    reason: &str,
+) {
+    let Some(keys) = &state.keys else { return };
+    let operation = match route {
+        Some(route) => format!("{} {}", route.method, route.template),
+        None => format!("{} {}", req.method(), req.uri().path()),
+    };
+    let credential = req
+        .headers()
+        .get("api-key")
+        .or_else(|| req.headers().get(http::header::AUTHORIZATION))
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v));
+    let client = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    keys.record_refusal(osprey_keys::Refusal {
+        operation: &operation,
+        principal,
+        credential,
+        collection,
+        client,
+        status,
+        reason,
+    });
 }
 
 /// Authentication failures: the bare message as plain text (spec §6).

@@ -73,8 +73,9 @@ impl Collections for CollectionsService {
         let caller = caller(&request)?;
         let name = request.into_inner().collection_name;
         authorize(&caller, "qdrant.Collections/Get", Some(&name))?;
+        let restriction = caller.payload_restriction(&name).cloned();
         let storage = self.shared.storage.clone();
-        let info = engine(move || Ok(storage.collection(&name)?.info())).await?;
+        let info = engine(move || storage.view(&name, restriction.as_ref())?.info()).await?;
         Ok(Response::new(GetCollectionInfoResponse {
             result: Some(to_proto::collection_info(info)),
             time: timer.secs(),

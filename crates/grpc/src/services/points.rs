@@ -45,6 +45,7 @@ impl PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let timer = Timer::start();
         authorize(caller, rpc, Some(&write.collection))?;
+        let restriction = caller.payload_restriction(&write.collection).cloned();
         let storage = self.shared.storage.clone();
         let Write {
             collection,
@@ -52,7 +53,7 @@ impl PointsService {
             operation,
         } = write;
         let result =
-            engine(move || storage.collection(&collection)?.update(operation, wait)).await?;
+            engine(move || storage.view(&collection, restriction.as_ref())?.update(operation, wait)).await?;
         Ok(Response::new(PointsOperationResponse {
             result: Some(to_proto::update_result(result)),
             time: timer.secs(),
@@ -108,9 +109,10 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::get_points(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Get", Some(&read.collection))?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let records =
-            engine(move || storage.collection(&read.collection)?.retrieve(read.request)).await?;
+            engine(move || storage.view(&read.collection, restriction.as_ref())?.retrieve(read.request)).await?;
         Ok(Response::new(GetResponse {
             result: records.into_iter().map(to_proto::retrieved_point).collect(),
             time: timer.secs(),
@@ -189,10 +191,11 @@ impl Points for PointsService {
             operation,
         } = from_proto::create_field_index(request.into_inner())?;
         authorize(&caller, "qdrant.Points/CreateFieldIndex", Some(&collection))?;
+        let restriction = caller.payload_restriction(&collection).cloned();
         let storage = self.shared.storage.clone();
         let result = engine(move || {
             storage
-                .collection(&collection)?
+                .view(&collection, restriction.as_ref())?
                 .create_field_index(operation, wait)
         })
         .await?;
@@ -220,11 +223,12 @@ impl Points for PointsService {
             "qdrant.Points/DeleteFieldIndex",
             Some(&collection_name),
         )?;
+        let restriction = caller.payload_restriction(&collection_name).cloned();
         let storage = self.shared.storage.clone();
         let wait = wait.unwrap_or(false);
         let result = engine(move || {
             storage
-                .collection(&collection_name)?
+                .view(&collection_name, restriction.as_ref())?
                 .delete_field_index(&field_name, wait)
         })
         .await?;
@@ -278,9 +282,10 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::search(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Search", Some(&read.collection))?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let points =
-            engine(move || storage.collection(&read.collection)?.search(read.request)).await?;
+            engine(move || storage.view(&read.collection, restriction.as_ref())?.search(read.request)).await?;
         Ok(Response::new(SearchResponse {
             result: points.into_iter().map(to_proto::scored_point).collect(),
             time: timer.secs(),
@@ -306,9 +311,10 @@ impl Points for PointsService {
             .map(|s| from_proto::search(s).map(|read| read.request))
             .collect::<Result<Vec<_>, Status>>()?;
         authorize(&caller, "qdrant.Points/SearchBatch", Some(&collection_name))?;
+        let restriction = caller.payload_restriction(&collection_name).cloned();
         let storage = self.shared.storage.clone();
         let results =
-            engine(move || storage.collection(&collection_name)?.search_batch(searches)).await?;
+            engine(move || storage.view(&collection_name, restriction.as_ref())?.search_batch(searches)).await?;
         Ok(Response::new(SearchBatchResponse {
             result: batch(results),
             time: timer.secs(),
@@ -336,10 +342,11 @@ impl Points for PointsService {
                 .iter()
                 .map(|l| l.collection()),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let groups = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .search_groups(read.request, &storage)
         })
         .await?;
@@ -358,9 +365,10 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::scroll(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Scroll", Some(&read.collection))?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let page =
-            engine(move || storage.collection(&read.collection)?.scroll(read.request)).await?;
+            engine(move || storage.view(&read.collection, restriction.as_ref())?.scroll(read.request)).await?;
         Ok(Response::new(ScrollResponse {
             next_page_offset: page.next_page_offset.map(to_proto::point_id),
             result: page
@@ -388,10 +396,11 @@ impl Points for PointsService {
                 .iter()
                 .map(|l| l.collection.as_str()),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let points = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .recommend(read.request, &storage)
         })
         .await?;
@@ -428,10 +437,11 @@ impl Points for PointsService {
                 request.lookup_from.iter().map(|l| l.collection.as_str()),
             )?;
         }
+        let restriction = caller.payload_restriction(&collection_name).cloned();
         let storage = self.shared.storage.clone();
         let results = engine(move || {
             storage
-                .collection(&collection_name)?
+                .view(&collection_name, restriction.as_ref())?
                 .recommend_batch(requests, &storage)
         })
         .await?;
@@ -466,10 +476,11 @@ impl Points for PointsService {
             .iter()
             .map(|l| l.collection());
         check_references(&caller, lookups.chain(with_lookup))?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let groups = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .recommend_groups(read.request, &storage)
         })
         .await?;
@@ -495,10 +506,11 @@ impl Points for PointsService {
                 .iter()
                 .map(|l| l.collection.as_str()),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let points = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .discover(read.request, &storage)
         })
         .await?;
@@ -535,10 +547,11 @@ impl Points for PointsService {
                 request.lookup_from.iter().map(|l| l.collection.as_str()),
             )?;
         }
+        let restriction = caller.payload_restriction(&collection_name).cloned();
         let storage = self.shared.storage.clone();
         let results = engine(move || {
             storage
-                .collection(&collection_name)?
+                .view(&collection_name, restriction.as_ref())?
                 .discover_batch(requests, &storage)
         })
         .await?;
@@ -557,9 +570,10 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::count(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Count", Some(&read.collection))?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let count =
-            engine(move || storage.collection(&read.collection)?.count(read.request)).await?;
+            engine(move || storage.view(&read.collection, restriction.as_ref())?.count(read.request)).await?;
         Ok(Response::new(CountResponse {
             result: Some(to_proto::count_result(count)),
             time: timer.secs(),
@@ -580,10 +594,11 @@ impl Points for PointsService {
             operation,
         } = from_proto::update_batch(request.into_inner())?;
         authorize(&caller, "qdrant.Points/UpdateBatch", Some(&collection))?;
+        let restriction = caller.payload_restriction(&collection).cloned();
         let storage = self.shared.storage.clone();
         let results = engine(move || {
             storage
-                .collection(&collection)?
+                .view(&collection, restriction.as_ref())?
                 .update_batch(operation, wait)
         })
         .await?;
@@ -609,10 +624,11 @@ impl Points for PointsService {
                 .iter()
                 .map(String::as_str),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let answer = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .query(read.request, &storage)
         })
         .await?;
@@ -649,10 +665,11 @@ impl Points for PointsService {
                 query.referenced_collections().iter().map(String::as_str),
             )?;
         }
+        let restriction = caller.payload_restriction(&collection_name).cloned();
         let storage = self.shared.storage.clone();
         let answers = engine(move || {
             storage
-                .collection(&collection_name)?
+                .view(&collection_name, restriction.as_ref())?
                 .query_batch(queries, &storage)
         })
         .await?;
@@ -678,10 +695,11 @@ impl Points for PointsService {
                 .iter()
                 .map(String::as_str),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let groups = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .query_groups(read.request, &storage)
         })
         .await?;
@@ -700,9 +718,10 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::facet(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Facet", Some(&read.collection))?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let facets =
-            engine(move || storage.collection(&read.collection)?.facet(read.request)).await?;
+            engine(move || storage.view(&read.collection, restriction.as_ref())?.facet(read.request)).await?;
         Ok(Response::new(FacetResponse {
             hits: to_proto::facet_hits(facets),
             time: timer.secs(),
@@ -722,10 +741,11 @@ impl Points for PointsService {
             "qdrant.Points/SearchMatrixPairs",
             Some(&read.collection),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let matrix = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .search_matrix_pairs(read.request)
         })
         .await?;
@@ -748,10 +768,11 @@ impl Points for PointsService {
             "qdrant.Points/SearchMatrixOffsets",
             Some(&read.collection),
         )?;
+        let restriction = caller.payload_restriction(&read.collection).cloned();
         let storage = self.shared.storage.clone();
         let matrix = engine(move || {
             storage
-                .collection(&read.collection)?
+                .view(&read.collection, restriction.as_ref())?
                 .search_matrix_offsets(read.request)
         })
         .await?;
