@@ -158,3 +158,22 @@ def test_expired_and_forged_jwts(secured):
     forged = connect(secured, make_jwt({"access": "m"}, secret="some-other-secret-of-enough-length!"))
     code, body = status_of(lambda: forged.get_collections())
     assert code == 403 and "InvalidSignature" in body
+
+
+# gRPC serves TLS with the same certificate, and the same keys apply there.
+def test_grpc_over_the_same_tls_certificate(secured):
+    if not secured.tls:
+        pytest.skip("plain HTTP server")
+    import grpc
+    import qdrant_client.grpc as qgrpc
+
+    credentials = grpc.ssl_channel_credentials(root_certificates=(secured.dir / "cert.pem").read_bytes())
+    with grpc.secure_channel(f"localhost:{secured.grpc_port}", credentials) as channel:
+        health = qgrpc.QdrantStub(channel).HealthCheck(qgrpc.HealthCheckRequest(), timeout=10)
+        assert health.version.startswith("1.18.")
+        collections = qgrpc.CollectionsStub(channel)
+        listed = collections.List(qgrpc.ListCollectionsRequest(), metadata=[("api-key", READ_ONLY_KEY)], timeout=10)
+        assert {c.name for c in listed.collections} == {"docs", "other"}
+        with pytest.raises(grpc.RpcError) as err:
+            collections.List(qgrpc.ListCollectionsRequest(), timeout=10)
+        assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED

@@ -59,6 +59,14 @@ impl CollectionView {
             // The totals of a collection would tell about points the key cannot see.
             info.points_count = self.collection.count(CountRequest { filter: Some(r.restrict(None)), ..Default::default() })?.count;
             info.indexed_vectors_count = 0;
+            for (field, index) in info.payload_schema.iter_mut() {
+                let has_value: crate::filter::Filter = serde_json::from_value(
+                    serde_json::json!({"must_not": [{"is_empty": {"key": field}}]}),
+                )
+                .map_err(|e| EngineError::Service(e.to_string()))?;
+                let filter = Some(r.restrict(Some(has_value)));
+                index.points = self.collection.count(CountRequest { filter, ..Default::default() })?.count;
+            }
         }
         Ok(info)
     }
@@ -166,10 +174,9 @@ impl CollectionView {
     }
 
     pub fn query_groups(&self, mut request: QueryGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        self.refuse_lookups(!request.referenced_collections().is_empty())?;
         if let Some(r) = &self.restriction {
-            if request.lookup_from.is_none() {
-                self.check_ids(request.query.iter().flat_map(query_ids))?;
-            }
+            self.check_ids(request.query.iter().flat_map(query_ids))?;
             request.filter = Some(r.restrict(request.filter.take()));
             request.prefetch = r.restrict_prefetch(request.prefetch.take());
         }
@@ -177,10 +184,9 @@ impl CollectionView {
     }
 
     pub fn recommend(&self, mut request: RecommendRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        self.refuse_lookups(request.lookup_from.is_some())?;
         if let Some(r) = &self.restriction {
-            if request.lookup_from.is_none() {
-                self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
-            }
+            self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
             request.filter = Some(r.restrict(request.filter.take()));
         }
         self.collection.recommend(request, storage)
@@ -191,16 +197,16 @@ impl CollectionView {
     }
 
     pub fn recommend_groups(&self, mut request: RecommendGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        self.refuse_lookups(request.lookup_from.is_some() || request.groups.with_lookup.is_some())?;
         if let Some(r) = &self.restriction {
-            if request.lookup_from.is_none() {
-                self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
-            }
+            self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
             request.filter = Some(r.restrict(request.filter.take()));
         }
         self.collection.recommend_groups(request, storage)
     }
 
     pub fn search_groups(&self, mut request: SearchGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        self.refuse_lookups(request.groups.with_lookup.is_some())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -208,11 +214,10 @@ impl CollectionView {
     }
 
     pub fn discover(&self, mut request: DiscoverRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        self.refuse_lookups(request.lookup_from.is_some())?;
         if let Some(r) = &self.restriction {
-            if request.lookup_from.is_none() {
-                let pairs = request.context.iter().flatten().flat_map(|p| [&p.positive, &p.negative]);
-                self.check_ids(request.target.iter().chain(pairs).filter_map(input_id))?;
-            }
+            let pairs = request.context.iter().flatten().flat_map(|p| [&p.positive, &p.negative]);
+            self.check_ids(request.target.iter().chain(pairs).filter_map(input_id))?;
             request.filter = Some(r.restrict(request.filter.take()));
         }
         self.collection.discover(request, storage)
@@ -223,14 +228,22 @@ impl CollectionView {
     }
 
     fn restrict_query(&self, mut request: QueryRequest) -> Result<QueryRequest> {
+        self.refuse_lookups(!request.referenced_collections().is_empty())?;
         if let Some(r) = &self.restriction {
-            if request.lookup_from.is_none() {
-                self.check_ids(request.query.iter().flat_map(query_ids))?;
-            }
+            self.check_ids(request.query.iter().flat_map(query_ids))?;
             request.filter = Some(r.restrict(request.filter.take()));
             request.prefetch = r.restrict_prefetch(request.prefetch.take());
         }
         Ok(request)
+    }
+
+    /// A restricted key may not read through `lookup_from` / `with_lookup`:
+    /// the other side's points would be read without the restriction.
+    fn refuse_lookups(&self, lookup: bool) -> Result<()> {
+        match &self.restriction {
+            Some(r) if lookup => Err(r.forbidden()),
+            _ => Ok(()),
+        }
     }
 
     /// Points named by id in a query must be visible to the key: their

@@ -167,6 +167,7 @@ pub(crate) async fn clear_payload(
 /// `POST /collections/{c}/points/batch`: all operations as one record.
 pub(crate) async fn batch(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(params): Query<UpdateParams>,
     Json(body): Json<UpdateOperations>,
@@ -176,7 +177,7 @@ pub(crate) async fn batch(
     let storage = state.storage.clone();
     let results = engine(move || {
         storage
-            .collection(&name)?
+            .view(&name, caller.payload_restriction(&name))?
             .update_batch(body.operations, wait)
     })
     .await?;

@@ -115,7 +115,7 @@ pub(crate) async fn query_batch(
     let storage = state.storage.clone();
     let results = engine(move || {
         storage
-            .collection(&name)?
+            .view(&name, caller.payload_restriction(&name))?
             .query_batch(batch.searches, &storage)
     })
     .await?;
@@ -159,7 +159,7 @@ pub(crate) async fn recommend_batch(
     let storage = state.storage.clone();
     let results = engine(move || {
         storage
-            .collection(&name)?
+            .view(&name, caller.payload_restriction(&name))?
             .recommend_batch(batch.searches, &storage)
     })
     .await?;
@@ -203,7 +203,7 @@ pub(crate) async fn discover_batch(
     let storage = state.storage.clone();
     let results = engine(move || {
         storage
-            .collection(&name)?
+            .view(&name, caller.payload_restriction(&name))?
             .discover_batch(batch.searches, &storage)
     })
     .await?;
@@ -245,7 +245,7 @@ pub(crate) async fn recommend_groups(
     Ok(ApiOk(
         engine(move || {
             storage
-                .collection(&name)?
+                .view(&name, caller.payload_restriction(&name))?
                 .recommend_groups(request, &storage)
         })
         .await?,
