@@ -529,11 +529,10 @@ pub(crate) fn select_vectors(
     }
     let mut named: BTreeMap<String, Vector> = BTreeMap::new();
     for (name, column) in &store.columns {
-        if with_vector.wants(name) || matches!(with_vector, WithVector::Enable(true)) {
-            if let Some(v) = column.get(offset) {
+        if (with_vector.wants(name) || matches!(with_vector, WithVector::Enable(true)))
+            && let Some(v) = column.get(offset) {
                 named.insert(name.clone(), v);
             }
-        }
     }
     match &config.params.vectors {
         VectorsConfig::Single(_) if config.params.sparse_vectors.as_ref().is_none_or(|s| s.is_empty()) => {

@@ -452,11 +452,7 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
         Some("must be at most 255 bytes long".to_string())
     } else if name == "." || name == ".." {
         Some("must not be `.` or `..`".to_string())
-    } else if let Some(c) = name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control()) {
-        Some(format!("must not contain {c:?}"))
-    } else {
-        None
-    };
+    } else { name.chars().find(|c| FORBIDDEN.contains(c) || c.is_control()).map(|c| format!("must not contain {c:?}")) };
     match problem {
         Some(p) => Err(EngineError::BadInput(format!(
             "Validation error in path parameters: [name: collection name {p}]"

@@ -96,7 +96,7 @@ impl PayloadRestriction {
         payload_of: impl Fn(&PointId) -> Option<Payload>,
     ) -> Result<Vec<UpdateOperation>> {
         let existing_ok = |id: &PointId| payload_of(id).is_none_or(|p| self.matches(&p));
-        let ids_ok = |ids: &Option<Vec<PointId>>| ids.as_ref().is_none_or(|ids| ids.iter().all(|id| existing_ok(id)));
+        let ids_ok = |ids: &Option<Vec<PointId>>| ids.as_ref().is_none_or(|ids| ids.iter().all(&existing_ok));
         let mut out = Vec::with_capacity(ops.len());
         for op in ops {
             let op = match op {

@@ -716,6 +716,10 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
                         .filter_map(|&o| {
                             let pos: Vec<f32> = positive.iter().filter_map(|q| sim(q, o)).collect();
                             let neg: Vec<f32> = negative.iter().filter_map(|q| sim(q, o)).collect();
+                            // A point without this vector is no candidate at all.
+                            if pos.len() != positive.len() || neg.len() != negative.len() {
+                                return None;
+                            }
                             let s = if *strategy == RecommendStrategy::SumScores {
                                 pos.iter().sum::<f32>() - neg.iter().sum::<f32>()
                             } else {
