@@ -11,6 +11,9 @@ pub enum EngineError {
     /// The request cannot be served as asked (400).
     #[error("Bad request: {0}")]
     BadRequest(String),
+    /// What the request would create exists already (409); Qdrant words it as wrong input.
+    #[error("Wrong input: {0}")]
+    AlreadyExists(String),
     /// A collection, alias, point or snapshot does not exist (404).
     #[error("Not found: {0}")]
     NotFound(String),

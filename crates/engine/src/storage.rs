@@ -157,7 +157,7 @@ impl Storage {
         let config = CollectionConfig::from_create(request)?;
         let mut catalog = self.catalog.write();
         if catalog.collections.contains_key(name) {
-            return Err(EngineError::BadInput(format!("Collection `{name}` already exists!")));
+            return Err(EngineError::AlreadyExists(format!("Collection `{name}` already exists!")));
         }
         if catalog.aliases.contains_key(name) {
             return Err(EngineError::BadInput(format!("Alias with name `{name}` already exists!")));

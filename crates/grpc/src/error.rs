@@ -13,6 +13,7 @@ pub(crate) fn engine_status(err: &EngineError) -> Status {
     let code = match err {
         EngineError::BadInput(_) => Code::InvalidArgument,
         EngineError::BadRequest(_) => Code::InvalidArgument,
+        EngineError::AlreadyExists(_) => Code::AlreadyExists,
         EngineError::NotFound(_) => Code::NotFound,
         EngineError::Forbidden(_) => Code::PermissionDenied,
         EngineError::Timeout(_) => Code::DeadlineExceeded,

@@ -68,6 +68,7 @@ pub(crate) fn engine_status(err: &EngineError) -> StatusCode {
     match err {
         EngineError::BadInput(_) => StatusCode::BAD_REQUEST,
         EngineError::BadRequest(_) => StatusCode::BAD_REQUEST,
+        EngineError::AlreadyExists(_) => StatusCode::CONFLICT,
         EngineError::NotFound(_) => StatusCode::NOT_FOUND,
         EngineError::Forbidden(_) => StatusCode::FORBIDDEN,
         EngineError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
