@@ -1005,8 +1005,8 @@ async fn every_rest_row_with_every_credential() {
 
     // The bodies are meant to be valid: with the admin key, a served route
     // must not answer a client-error about the request itself.
-    // (Creating `c`, which setup made, is one expected 400; the multipart
-    // upload, whose file is deliberately not a snapshot, is the other.)
+    // (Creating `c`, which setup made, answers 409, not checked here; the
+    // multipart upload, whose file is deliberately not a snapshot, is the one expected 400.)
     for bad in [400u16, 422, 500] {
         if let Some(rows) = admin_statuses.get(&bad) {
             for r in rows {

@@ -223,7 +223,7 @@ async fn duplicate_create_is_rejected_and_changes_nothing() {
             &json!({"vectors": {"size": 8, "distance": "Cosine"}}),
         )
         .await;
-    // Qdrant answers 400 `Wrong input: Collection `once` already exists!`.
+    // Qdrant answers 409 `Wrong input: Collection `once` already exists!` (StorageError::AlreadyExists).
     let message = r.err_in(&[409]);
     assert!(message.contains("already exists"), "{message}");
     let r = server.get("/collections/once").await;
