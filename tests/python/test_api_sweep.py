@@ -53,36 +53,6 @@ UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED
 # Server bugs, one sentence each (the xfail reasons)
 # ---------------------------------------------------------------------------
 
-BUG_DATETIME_ORDER_VALUE = (
-    "order_by on a datetime field: REST returns order_value as the payload string, so the "
-    "client fails to parse the answer; gRPC drops order_value (Qdrant: an integer timestamp)"
-)
-BUG_ORDER_BY_NO_RANGE_INDEX = (
-    "scroll order_by on a field without a range index silently returns [] or sorted points; "
-    "Qdrant answers 400 'No range index for `order_by` key'"
-)
-BUG_FACET_NO_INDEX = (
-    "facet on a field without a facet index silently returns no hits; Qdrant answers 400 "
-    "'No appropriate index for faceting'"
-)
-BUG_SPARSE_IDF = "sparse vectors with modifier=idf: the IDF modifier is stored but never applied to scores"
-BUG_RRF_WEIGHTS = "RrfQuery(rrf=Rrf(weights=[...])): weights are silently ignored"
-BUG_DBSF_VARIANCE = (
-    "DBSF fusion normalises with the population variance (and clamps to [0, 1]); Qdrant uses "
-    "the sample variance, so fused scores differ"
-)
-BUG_BEST_SCORE = (
-    "recommend strategy best_score uses the pre-1.7 formula (best positive, or -(best negative)^2): "
-    "scores differ from Qdrant's scaled fast sigmoid and the order is reversed when negatives win"
-)
-BUG_DISCOVER_SIGMOID = (
-    "discover scores use the logistic sigmoid of the target similarity; Qdrant uses "
-    "0.5 * (x / (1 + |x|) + 1), so scores differ"
-)
-BUG_CONTEXT_LOSS = (
-    "context scores sum min(pos - neg, 0) unbounded; Qdrant sums fast_sigmoid(min(pos - neg - eps, 0)), "
-    "each pair in (-1, 0]"
-)
 BUG_SHARD_KEY_SELECTOR = (
     "shard_key_selector on a point operation is silently ignored; Qdrant refuses it "
     "('Shard key ... not found') and Osprey has no shard keys"
@@ -389,8 +359,8 @@ def test_create_collection_twice_is_refused(qc, transport):
     assert_refused(
         transport,
         lambda: qc.create_collection(name, vectors_config=models.VectorParams(size=4, distance=DOT)),
-        400,
-        INVALID,
+        409,
+        grpc.StatusCode.ALREADY_EXISTS,
         "already exists",
     )
 
@@ -687,7 +657,7 @@ def test_scroll_order_by(qc, base):
     assert [p.order_value for p in points] == [0.5, 1.0, 1.5]
 
 
-@both_bug(BUG_DATETIME_ORDER_VALUE)
+@BOTH
 def test_scroll_order_by_datetime(qc, base):
     points, _ = qc.scroll(base, limit=4, order_by=models.OrderBy(key="d", direction=models.Direction.DESC))
     assert ids(points) == [20, 19, 18, 17]
@@ -696,14 +666,14 @@ def test_scroll_order_by_datetime(qc, base):
     assert values == sorted(values, reverse=True) and len(set(values)) == 4
 
 
-@both_bug(BUG_DATETIME_ORDER_VALUE)
+@BOTH
 def test_query_order_by_datetime(qc, base):
     points = qc.query_points(base, query=models.OrderByQuery(order_by="d"), limit=3).points
     assert ids(points) == [1, 2, 3]
     assert all(isinstance(p.order_value, int) for p in points), [p.order_value for p in points]
 
 
-@both_bug(BUG_ORDER_BY_NO_RANGE_INDEX)
+@BOTH
 def test_scroll_order_by_needs_a_range_index(qc, transport, base):
     # `k` has a keyword index, which cannot order; Qdrant refuses rather than answer nothing.
     assert_refused(transport, lambda: qc.scroll(base, limit=3, order_by="k"), 400, INVALID, "range index")
@@ -946,7 +916,7 @@ def test_query_prefetch_rrf_with_k(qc, base):
     assert_scores(points, [s for _, s in want])
 
 
-@both_bug(BUG_RRF_WEIGHTS)
+@BOTH
 def test_query_prefetch_rrf_with_weights(qc, base):
     near_one = models.Prefetch(query=[1.0, -1.0], using="b", limit=4)  # [1, 2, 3, 4]
     points = qc.query_points(
@@ -974,7 +944,7 @@ def dbsf_oracle(lists):
     return sorted(total.items(), key=lambda kv: -kv[1])
 
 
-@both_bug(BUG_DBSF_VARIANCE)
+@BOTH
 def test_query_prefetch_fusion_dbsf(qc, base):
     opposite = models.Prefetch(query=[-1.0, 0.0, 0.0, 0.0], using="a", limit=3)  # 1, 2, 3 scoring -1, -2, -3
     points = qc.query_points(
@@ -1038,7 +1008,7 @@ def test_recommend_sum_scores(qc, base):
     assert_scores(points, [0.5 * i + 1.0 for i in (20, 19, 18)])
 
 
-@both_bug(BUG_BEST_SCORE)
+@BOTH
 def test_recommend_best_score(qc, base):
     # The negative example is the closer one for every point: Qdrant scores
     # -scaled_fast_sigmoid(best negative), so the points least like it come first.
@@ -1051,7 +1021,7 @@ def test_recommend_best_score(qc, base):
     assert_scores(points, [scaled_fast_sigmoid(float(i)) for i in (20, 19, 18)])
 
 
-@both_bug(BUG_DISCOVER_SIGMOID)
+@BOTH
 def test_discover_query(qc, base):
     # One context pair: on the positive side iff i > 5. Target [-0.1, 0, 0, 0]
     # prefers small ids within a side. Qdrant: rank + 0.5 * (fast_sigmoid(t) + 1).
@@ -1070,7 +1040,7 @@ def test_discover_query(qc, base):
     assert_scores(points, [1 + scaled_fast_sigmoid(-0.1 * i) for i in (6, 7, 8)])
 
 
-@both_bug(BUG_CONTEXT_LOSS)
+@BOTH
 def test_context_query(qc, base):
     # pos - neg = i - 5; Qdrant's loss per pair is fast_sigmoid(min(i - 5, 0)).
     points = qc.query_points(
@@ -1146,7 +1116,7 @@ def test_facet(qc, base):
     assert [(h.value, h.count) for h in answer.hits] == [(False, 14), (True, 6)]
 
 
-@both_bug(BUG_FACET_NO_INDEX)
+@BOTH
 def test_facet_needs_an_index(qc, transport, base):
     assert_refused(transport, lambda: qc.facet(base, key="tags"), 400, INVALID, "index")
 
@@ -1348,7 +1318,7 @@ def test_sparse_upsert_and_query_using(qc, transport):
     assert points[0].vector == {"text": models.SparseVector(indices=[2, 10], values=[1.0, 0.25])}
 
 
-@both_bug(BUG_SPARSE_IDF)
+@BOTH
 def test_sparse_idf_modifier(qc, transport):
     name = sparse_collection(qc, transport, "sparse_idf", modifier=models.Modifier.IDF)
 

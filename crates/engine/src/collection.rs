@@ -347,6 +347,7 @@ impl Collection {
                 .key
                 .parse()
                 .map_err(|e| EngineError::BadInput(format!("Invalid order_by key `{}`: {e}", order_by.key)))?;
+            require_range_index(&store, &order_by.key)?;
             let direction = order_by.direction.unwrap_or_default();
             let start = order_by.start_from.as_ref().map(order_value).transpose()?.flatten();
             let mut entries: Vec<(f64, Value, PointId, usize)> = Vec::new();
@@ -376,7 +377,7 @@ impl Collection {
                 .take(limit)
                 .map(|(_, value, _, offset)| {
                     let mut record = make_record(&store, &config, offset, &with_payload, &with_vector);
-                    record.order_value = Some(value);
+                    record.order_value = Some(order_value_output(&value));
                     record
                 })
                 .collect();
@@ -426,6 +427,33 @@ pub(crate) fn validate_filter(filter: Option<&Filter>) -> Result<()> {
     match filter {
         Some(f) => f.validate().map_err(|e| EngineError::BadInput(e.to_string())),
         None => Ok(()),
+    }
+}
+
+/// `order_by` reads a range index, as in Qdrant: without one there is no order.
+pub(crate) fn require_range_index(store: &PointStore, key: &str) -> Result<()> {
+    use crate::operations::PayloadSchemaType as T;
+    let ranged = store.payload_index.get(key).and_then(|schema| schema.schema_type()).is_some_and(|t| {
+        matches!(t, T::Integer | T::Float | T::Datetime)
+    });
+    if ranged {
+        Ok(())
+    } else {
+        Err(EngineError::BadRequest(format!(
+            "No range index for `order_by` key: `{key}`. Please create one to use `order_by`. \
+             Check https://qdrant.tech/documentation/concepts/indexing/#payload-index to see which payload schemas support Range conditions"
+        )))
+    }
+}
+
+/// The `order_value` answered: numbers as stored, datetimes as an integer
+/// timestamp in microseconds (Qdrant's order values are only numbers).
+pub(crate) fn order_value_output(value: &Value) -> Value {
+    match value {
+        Value::String(s) => crate::filter::parse_datetime(s)
+            .map(|t| Value::from(t.timestamp_micros()))
+            .unwrap_or_else(|| value.clone()),
+        other => other.clone(),
     }
 }
 

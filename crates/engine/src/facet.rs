@@ -29,6 +29,19 @@ impl Collection {
             request.key.parse().map_err(|e| EngineError::BadInput(format!("Invalid facet key `{}`: {e}", request.key)))?;
         let limit = request.limit.unwrap_or(10);
         let store = self.read_state();
+        // Faceting reads a value index, as in Qdrant; without one there is nothing to count from.
+        {
+            use crate::operations::PayloadSchemaType as T;
+            let indexed = store.payload_index.get(&request.key).and_then(|s| s.schema_type()).is_some_and(|t| {
+                matches!(t, T::Keyword | T::Integer | T::Bool | T::Uuid)
+            });
+            if !indexed {
+                return Err(EngineError::BadRequest(format!(
+                    "No appropriate index for faceting: `{}`",
+                    request.key
+                )));
+            }
+        }
         let mut counts: HashMap<String, (Value, u64)> = HashMap::new();
         for offset in 0..store.len() {
             if request.filter.as_ref().is_some_and(|f| !f.matches(&store.view(offset))) {

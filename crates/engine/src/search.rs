@@ -46,7 +46,7 @@ enum Scoring {
     Context(Vec<(QueryVector, QueryVector)>),
     /// Discovery: context rank first, closeness to the target second.
     Discover { target: QueryVector, pairs: Vec<(QueryVector, QueryVector)> },
-    Fusion { kind: Fusion, k: f32 },
+    Fusion { kind: Fusion, k: f32, weights: Option<Vec<f32>> },
     OrderBy { path: JsonPath, direction: Direction, start: Option<f64> },
     Sample,
 }
@@ -425,10 +425,17 @@ impl Collection {
                     .collect::<Result<Vec<_>>>()?;
                 Scoring::Discover { target, pairs }
             }
-            Some(QueryInterface::Query(Query::Fusion(kind))) => Scoring::Fusion { kind, k: 2.0 },
+            Some(QueryInterface::Query(Query::Fusion(kind))) => Scoring::Fusion { kind, k: 2.0, weights: None },
             Some(QueryInterface::Query(Query::Rrf(params))) => {
                 let k = params.get("k").and_then(Value::as_f64).unwrap_or(2.0) as f32;
-                Scoring::Fusion { kind: Fusion::Rrf, k }
+                let weights = params
+                    .get("weights")
+                    .and_then(Value::as_array)
+                    .map(|w| w.iter().map(|x| x.as_f64().unwrap_or(1.0) as f32).collect::<Vec<f32>>());
+                if weights.as_ref().is_some_and(|w| w.iter().any(|x| !(*x > 0.0))) {
+                    return Err(EngineError::BadInput("RRF weights must be positive".into()));
+                }
+                Scoring::Fusion { kind: Fusion::Rrf, k, weights }
             }
             Some(QueryInterface::Query(Query::OrderBy(order))) => {
                 let order = order.into_order_by();
@@ -688,6 +695,8 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
             }
         }
         Scoring::Nearest(q) => {
+            let idf_weighted = idf_weighted(store, config, &stage.using, q);
+            let q = idf_weighted.as_ref().unwrap_or(q);
             let scored = candidates
                 .iter()
                 .filter_map(|&o| score(store, config, &stage.using, q, o).map(|s| (s, o)))
@@ -723,14 +732,14 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
                             let s = if *strategy == RecommendStrategy::SumScores {
                                 pos.iter().sum::<f32>() - neg.iter().sum::<f32>()
                             } else {
+                                // Qdrant's best_score: the closer side wins, squashed
+                                // into (0, 1) and signed by the side.
                                 let best_pos = pos.iter().copied().fold(f32::NEG_INFINITY, f32::max);
                                 let best_neg = neg.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                                if pos.is_empty() {
-                                    -best_neg
-                                } else if best_pos > best_neg {
-                                    best_pos
+                                if !pos.is_empty() && best_pos > best_neg {
+                                    scaled_fast_sigmoid(best_pos)
                                 } else {
-                                    -(best_neg * best_neg)
+                                    -scaled_fast_sigmoid(best_neg)
                                 }
                             };
                             Some((s, o))
@@ -751,7 +760,7 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
                 let mut loss = 0.0;
                 for (pos, neg) in pairs {
                     let (p, n) = (sim(pos, o)?, sim(neg, o)?);
-                    loss += (p - n).min(0.0);
+                    loss += fast_sigmoid((p - n).min(0.0));
                 }
                 Some((loss, o))
             });
@@ -767,14 +776,21 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
                 // The context rank decides; closeness to the target, squashed
                 // into (0, 1), orders points of equal rank.
                 let t = sim(target, o)?;
-                Some((rank as f32 + 1.0 / (1.0 + (-t).exp()), o))
+                Some((rank as f32 + scaled_fast_sigmoid(t), o))
             });
             top_k(scored, stage.limit, |a, b| b.partial_cmp(&a).unwrap_or(std::cmp::Ordering::Equal), store)
         }
-        Scoring::Fusion { kind, k } => {
+        Scoring::Fusion { kind, k, weights } => {
             let lists = prefetched.as_ref().expect("fusion has prefetches");
             let allowed: HashSet<PointId> = candidates.iter().map(|&o| store.ids[o]).collect();
-            let fused = fuse(lists, *kind, *k);
+            if weights.as_ref().is_some_and(|w| w.len() != lists.len()) {
+                return Err(EngineError::BadInput(format!(
+                    "RRF weights: {} given for {} prefetches",
+                    weights.as_ref().map_or(0, Vec::len),
+                    lists.len()
+                )));
+            }
+            let fused = fuse(lists, *kind, *k, weights.as_deref());
             let mut fused: Vec<Hit> = fused
                 .into_iter()
                 .filter(|(_, id, _)| allowed.contains(id))
@@ -784,6 +800,7 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
             fused
         }
         Scoring::OrderBy { path, direction, start } => {
+            crate::collection::require_range_index(store, &path.to_string())?;
             let mut entries: Vec<(f64, Value, PointId)> = Vec::new();
             for &o in &candidates {
                 for value in payload_path::values(&store.payloads[o], path) {
@@ -808,7 +825,7 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
                 .into_iter()
                 .filter(|(_, _, id)| seen.insert(*id))
                 .take(stage.limit)
-                .map(|(_, value, id)| (0.0, id, Some(value)))
+                .map(|(_, value, id)| (0.0, id, Some(crate::collection::order_value_output(&value))))
                 .collect()
         }
         Scoring::Sample => {
@@ -819,6 +836,48 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
     };
     hits.truncate(stage.limit);
     Ok(hits)
+}
+
+/// For a sparse vector configured with `modifier: idf`, the query with each
+/// weight multiplied by the inverse document frequency of its dimension over
+/// the collection: ln((N - df + 0.5) / (df + 0.5) + 1), N the points that have
+/// the vector, as Qdrant computes it.
+fn idf_weighted(store: &PointStore, config: &CollectionConfig, using: &str, q: &QueryVector) -> Option<QueryVector> {
+    let QueryVector::Sparse(query) = q else { return None };
+    if config.sparse(using).and_then(|p| p.modifier) != Some(crate::config::Modifier::Idf) {
+        return None;
+    }
+    let Some(VectorColumn::Sparse(rows)) = store.columns.get(using) else { return None };
+    let mut df: HashMap<u32, f32> = query.indices.iter().map(|i| (*i, 0.0)).collect();
+    let mut n = 0.0f32;
+    for row in rows.iter().flatten() {
+        n += 1.0;
+        for i in &row.indices {
+            if let Some(count) = df.get_mut(i) {
+                *count += 1.0;
+            }
+        }
+    }
+    let values = query
+        .indices
+        .iter()
+        .zip(&query.values)
+        .map(|(i, v)| {
+            let d = df[i];
+            v * ((n - d + 0.5) / (d + 0.5) + 1.0).ln()
+        })
+        .collect();
+    Some(QueryVector::Sparse(SparseVector { indices: query.indices.clone(), values }))
+}
+
+/// `x / (1 + |x|)`: Qdrant's cheap sigmoid into (-1, 1).
+fn fast_sigmoid(x: f32) -> f32 {
+    x / (1.0 + x.abs())
+}
+
+/// The fast sigmoid moved into (0, 1).
+fn scaled_fast_sigmoid(x: f32) -> f32 {
+    0.5 * (fast_sigmoid(x) + 1.0)
 }
 
 /// Similarity where higher is closer, whatever the distance.
@@ -890,13 +949,14 @@ fn average_query(positive: &[QueryVector], negative: &[QueryVector]) -> Result<Q
 
 /// Reciprocal rank fusion (1 / (k + rank), rank from 1... as Qdrant: 0-based
 /// rank plus k) or distribution-based score fusion of several result lists.
-fn fuse(lists: &[Vec<Hit>], kind: Fusion, k: f32) -> Vec<Hit> {
+fn fuse(lists: &[Vec<Hit>], kind: Fusion, k: f32, weights: Option<&[f32]>) -> Vec<Hit> {
     let mut scores: HashMap<PointId, f32> = HashMap::new();
     match kind {
         Fusion::Rrf => {
-            for list in lists {
+            for (i, list) in lists.iter().enumerate() {
+                let weight = weights.map_or(1.0, |w| w[i]);
                 for (rank, (_, id, _)) in list.iter().enumerate() {
-                    *scores.entry(*id).or_default() += 1.0 / (rank as f32 + k);
+                    *scores.entry(*id).or_default() += 1.0 / ((rank as f32 + 1.0) / weight + k - 1.0);
                 }
             }
         }
@@ -907,11 +967,16 @@ fn fuse(lists: &[Vec<Hit>], kind: Fusion, k: f32) -> Vec<Hit> {
                 }
                 let n = list.len() as f32;
                 let mean = list.iter().map(|h| h.0).sum::<f32>() / n;
-                let var = list.iter().map(|h| (h.0 - mean) * (h.0 - mean)).sum::<f32>() / n;
+                // Sample variance (n - 1), as Qdrant; one score normalises to 0.5.
+                let var = if list.len() > 1 {
+                    list.iter().map(|h| (h.0 - mean) * (h.0 - mean)).sum::<f32>() / (n - 1.0)
+                } else {
+                    0.0
+                };
                 let std = var.sqrt();
                 let (lo, hi) = (mean - 3.0 * std, mean + 3.0 * std);
                 for (s, id, _) in list {
-                    let norm = if hi - lo > f32::EPSILON { ((s - lo) / (hi - lo)).clamp(0.0, 1.0) } else { 0.5 };
+                    let norm = if hi - lo > f32::EPSILON { (s - lo) / (hi - lo) } else { 0.5 };
                     *scores.entry(*id).or_default() += norm;
                 }
             }
