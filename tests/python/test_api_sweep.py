@@ -1428,25 +1428,20 @@ def test_aliases(qc, transport):
 
 
 # ---------------------------------------------------------------------------
-# Snapshots (REST only; gRPC answers UNIMPLEMENTED by design)
+# Snapshots: create, list and delete over both transports (downloads and uploads are REST only)
 # ---------------------------------------------------------------------------
 
 
 @BOTH
 def test_collection_snapshots(qc, transport):
     name = small(qc, transport, "snap")
-    if transport == "grpc":
-        for call in (
-            lambda: qc.create_snapshot(name, wait=True),
-            lambda: qc.list_snapshots(name),
-            lambda: qc.delete_snapshot(name, "x.snapshot", wait=True),
-        ):
-            assert_refused(transport, call, 0, UNIMPLEMENTED, "not supported")
-        return
     snap = qc.create_snapshot(name, wait=True)
     assert isinstance(snap, models.SnapshotDescription)
     assert snap.name.startswith(name) and snap.name.endswith(".snapshot")
-    assert snap.size > 0 and re.fullmatch(r"[0-9a-f]{64}", snap.checksum)
+    assert snap.size > 0
+    if transport == "rest":
+        # qdrant-client 1.18.0 drops the checksum when it converts gRPC answers.
+        assert re.fullmatch(r"[0-9a-f]{64}", snap.checksum)
     listed = qc.list_snapshots(name)
     assert [s.name for s in listed] == [snap.name]
     assert listed[0].size == snap.size
@@ -1456,10 +1451,6 @@ def test_collection_snapshots(qc, transport):
 
 @BOTH
 def test_full_snapshots(qc, transport, base):
-    if transport == "grpc":
-        assert_refused(transport, lambda: qc.create_full_snapshot(wait=True), 0, UNIMPLEMENTED, "not supported")
-        assert_refused(transport, lambda: qc.list_full_snapshots(), 0, UNIMPLEMENTED, "not supported")
-        return
     snap = qc.create_full_snapshot(wait=True)
     assert isinstance(snap, models.SnapshotDescription) and snap.size > 0
     assert snap.name in [s.name for s in qc.list_full_snapshots()]

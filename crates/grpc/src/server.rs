@@ -103,8 +103,8 @@ pub async fn serve(
         .add_service(configured!(CollectionsServer::new(
             CollectionsService::new(shared.clone())
         )))
-        .add_service(configured!(PointsServer::new(PointsService::new(shared))))
-        .add_service(configured!(SnapshotsServer::new(SnapshotsService)))
+        .add_service(configured!(PointsServer::new(PointsService::new(shared.clone()))))
+        .add_service(configured!(SnapshotsServer::new(SnapshotsService::new(shared.clone()))))
         .add_service(configured!(health))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await

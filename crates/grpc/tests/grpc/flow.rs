@@ -317,16 +317,18 @@ async fn client_flow() {
     client.delete_alias("stable").await.unwrap();
     assert!(client.list_aliases().await.unwrap().aliases.is_empty());
 
-    // Not served yet: UNIMPLEMENTED naming the rpc.
-    assert_status(
-        client
-            .create_snapshot(CreateSnapshotRequest {
-                collection_name: "docs".into(),
-            })
-            .await,
-        Code::Unimplemented,
-        "Not implemented: qdrant.Snapshots/Create is not supported by this server yet",
-    );
+    // Snapshots over gRPC: created, listed, deleted.
+    let snapshot = client
+        .create_snapshot(CreateSnapshotRequest {
+            collection_name: "docs".into(),
+        })
+        .await
+        .unwrap()
+        .snapshot_description
+        .unwrap();
+    assert!(snapshot.name.starts_with("docs") && snapshot.size > 0);
+    let listed = client.list_snapshots("docs").await.unwrap().snapshot_descriptions;
+    assert_eq!(listed.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), vec![snapshot.name.as_str()]);
     // 1.19+ only: refused, not ignored.
     let prefix = client
         .count(
@@ -514,6 +516,13 @@ async fn grouped_and_summary_reads() {
         "the target itself is excluded"
     );
 
+    // Faceting reads a keyword index, as in Qdrant.
+    client
+        .create_field_index(
+            CreateFieldIndexCollectionBuilder::new("docs", "city", FieldType::Keyword).wait(true),
+        )
+        .await
+        .unwrap();
     let facets = client
         .facet(FacetCountsBuilder::new("docs", "city").exact(true))
         .await
