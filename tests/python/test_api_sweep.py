@@ -53,10 +53,6 @@ UNIMPLEMENTED = grpc.StatusCode.UNIMPLEMENTED
 # Server bugs, one sentence each (the xfail reasons)
 # ---------------------------------------------------------------------------
 
-BUG_SHARD_KEY_SELECTOR = (
-    "shard_key_selector on a point operation is silently ignored; Qdrant refuses it "
-    "('Shard key ... not found') and Osprey has no shard keys"
-)
 BUG_MMR_REST_ERROR = (
     "NearestQuery with mmr over REST fails JSON parsing ('data did not match any variant of "
     "untagged enum QueryInterface') instead of a clear 'mmr is not supported' (gRPC says so)"
@@ -1614,7 +1610,7 @@ def test_shard_key_management_is_refused_clearly(qc, transport, base):
     assert_refused(transport, lambda: qc.delete_shard_key(base, shard_key="tenant-a"), 501, UNIMPLEMENTED, "not supported")
 
 
-@both_bug(BUG_SHARD_KEY_SELECTOR)
+@BOTH
 def test_shard_key_selector_is_refused(qc, transport):
     name = small(qc, transport, "shard_selector")
     status, message = error_of(

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use crate::collection::{Collection, CollectionInfo, select_payload};
 use crate::error::{EngineError, Result};
-use crate::operations::{CreateFieldIndex, UpdateOperation, UpdateResult};
+use crate::operations::{CreateFieldIndex, PointsSelector, UpdateOperation, UpdateResult};
 use crate::requests::{
     CountRequest, CountResult, DiscoverRequest, FacetRequest, FacetResponse, GroupsResult, PointRequest,
     Query, QueryGroupsRequest, QueryInterface, QueryRequest, QueryResponse, RecommendGroupsRequest,
@@ -78,6 +78,20 @@ impl CollectionView {
     }
 
     pub fn update_batch(&self, ops: Vec<UpdateOperation>, wait: bool) -> Result<Vec<UpdateResult>> {
+        for op in &ops {
+            let key = match op {
+                UpdateOperation::Upsert(x) => &x.shard_key,
+                UpdateOperation::Delete(PointsSelector::Ids { shard_key, .. })
+                | UpdateOperation::Delete(PointsSelector::Filter { shard_key, .. })
+                | UpdateOperation::ClearPayload(PointsSelector::Ids { shard_key, .. })
+                | UpdateOperation::ClearPayload(PointsSelector::Filter { shard_key, .. }) => shard_key,
+                UpdateOperation::SetPayload(x) | UpdateOperation::OverwritePayload(x) => &x.shard_key,
+                UpdateOperation::DeletePayload(x) => &x.shard_key,
+                UpdateOperation::UpdateVectors(x) => &x.shard_key,
+                UpdateOperation::DeleteVectors(x) => &x.shard_key,
+            };
+            self.refuse_shard_key(key)?;
+        }
         self.collection.update_batch_restricted(ops, wait, self.restriction.as_ref())
     }
 
@@ -104,6 +118,7 @@ impl CollectionView {
     }
 
     pub fn retrieve(&self, mut request: PointRequest) -> Result<Vec<Record>> {
+        self.refuse_shard_key(&request.shard_key)?;
         let Some(r) = &self.restriction else { return self.collection.retrieve(request) };
         let wanted = request.with_payload.replace(WithPayload::Enable(true)).unwrap_or(WithPayload::Enable(true));
         let records = self.collection.retrieve(request)?;
@@ -118,6 +133,7 @@ impl CollectionView {
     }
 
     pub fn scroll(&self, mut request: ScrollRequest) -> Result<ScrollResult> {
+        self.refuse_shard_key(&request.shard_key)?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -125,6 +141,7 @@ impl CollectionView {
     }
 
     pub fn count(&self, mut request: CountRequest) -> Result<CountResult> {
+        self.refuse_shard_key(&request.shard_key)?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -132,6 +149,7 @@ impl CollectionView {
     }
 
     pub fn facet(&self, mut request: FacetRequest) -> Result<FacetResponse> {
+        self.refuse_shard_key(&request.shard_key)?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -154,6 +172,7 @@ impl CollectionView {
     }
 
     pub fn search(&self, mut request: SearchRequest) -> Result<Vec<ScoredPoint>> {
+        self.refuse_shard_key(&request.shard_key)?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -184,6 +203,7 @@ impl CollectionView {
     }
 
     pub fn recommend(&self, mut request: RecommendRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        self.refuse_shard_key(&request.shard_key)?;
         self.refuse_lookups(request.lookup_from.is_some())?;
         if let Some(r) = &self.restriction {
             self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
@@ -228,6 +248,7 @@ impl CollectionView {
     }
 
     fn restrict_query(&self, mut request: QueryRequest) -> Result<QueryRequest> {
+        self.refuse_shard_key(&request.shard_key)?;
         self.refuse_lookups(!request.referenced_collections().is_empty())?;
         if let Some(r) = &self.restriction {
             self.check_ids(request.query.iter().flat_map(query_ids))?;
@@ -235,6 +256,18 @@ impl CollectionView {
             request.prefetch = r.restrict_prefetch(request.prefetch.take());
         }
         Ok(request)
+    }
+
+    /// One shard per collection: a request naming a shard key names one that
+    /// does not exist, and is refused rather than silently served from all.
+    fn refuse_shard_key(&self, key: &Option<serde_json::Value>) -> Result<()> {
+        match key {
+            Some(key) if !key.is_null() => Err(EngineError::BadRequest(format!(
+                "Shard key {key} not found: collection `{}` has no custom sharding",
+                self.collection.name()
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// A restricted key may not read through `lookup_from` / `with_lookup`:
