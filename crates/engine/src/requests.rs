@@ -308,10 +308,19 @@ pub enum Query {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum QueryInterface {
-    // Tried first: a tagged query (`{"nearest": ..}`) must never be read as a
-    // bare inference object.
+    /// `{"nearest": .., "mmr": {..}}`: recognised so the answer can say that
+    /// MMR is not supported, instead of a parse error.
+    NearestMmr(NearestMmrQuery),
+    // Tried before `Vector`: a tagged query (`{"nearest": ..}`) must never be
+    // read as a bare inference object.
     Query(Query),
     Vector(VectorInput),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NearestMmrQuery {
+    pub nearest: VectorInput,
+    pub mmr: Value,
 }
 
 /// Where `lookup_from` takes the vectors of ids given in a query.

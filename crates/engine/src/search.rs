@@ -384,6 +384,11 @@ impl Collection {
         };
         let scoring = match p.query {
             None => Scoring::ById,
+            Some(QueryInterface::NearestMmr(_)) => {
+                return Err(EngineError::BadRequest(
+                    "`nearest` queries with `mmr` are not supported by this server yet".into(),
+                ));
+            }
             Some(QueryInterface::Vector(v)) | Some(QueryInterface::Query(Query::Nearest(v))) => {
                 Scoring::Nearest(to_vector(v, &mut exclude)?)
             }
