@@ -315,6 +315,24 @@ impl Storage {
             .collect())
     }
 
+    /// Whether some point of `collection` has every `(payload key, value)`
+    /// pair: the stateful check of a JWT's `value_exists` claim, run with full
+    /// access. A pair the filter language cannot express matches nothing;
+    /// a missing collection is [`EngineError::NotFound`].
+    pub fn any_point_matches(&self, collection: &str, pairs: &[(String, serde_json::Value)]) -> Result<bool> {
+        let must: Vec<serde_json::Value> = pairs
+            .iter()
+            .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
+            .collect();
+        let collection = self.collection(collection)?;
+        let Ok(request) = serde_json::from_value::<crate::requests::CountRequest>(
+            serde_json::json!({"filter": {"must": must}, "exact": true}),
+        ) else {
+            return Ok(false);
+        };
+        Ok(collection.count(request)?.count > 0)
+    }
+
     /// Reads a small value from the metadata store (server settings, key hashes).
     pub fn meta_get(&self, key: &str) -> Result<Option<Vec<u8>>> {
         let tx = self.meta.begin_read()?;

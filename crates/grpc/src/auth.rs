@@ -23,7 +23,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use osprey_auth::{AuthError, Authenticator, Principal, ValueExists};
-use osprey_engine::requests::CountRequest;
 use osprey_engine::{EngineError, Storage};
 use tonic::Status;
 
@@ -131,28 +130,18 @@ async fn authenticate(
 /// A JWT's `value_exists` claim: some point of the collection must match
 /// every pair. The lookup runs with full access (the collection need not be
 /// in the token). A missing collection is PERMISSION_DENIED, no matching
-/// point UNAUTHENTICATED, any other engine failure its own code (§6). The
-/// filter is built in its REST form so REST and gRPC read the claim alike.
+/// point UNAUTHENTICATED, any other engine failure its own code (§6); the
+/// lookup itself is the engine's, shared with REST.
 async fn check_value_exists(storage: &Arc<Storage>, claim: &ValueExists) -> Result<(), Status> {
     let failed = |collection_missing| {
         auth_status(&AuthError::StatefulValidationFailed { collection_missing })
     };
-    let must: Vec<serde_json::Value> = claim
-        .matches
-        .iter()
-        .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
-        .collect();
-    let Ok(request) = serde_json::from_value::<CountRequest>(
-        serde_json::json!({"filter": {"must": must}, "exact": true}),
-    ) else {
-        // A match the filter language cannot express matches nothing.
-        return Err(failed(false));
-    };
     let storage = storage.clone();
     let name = claim.collection.clone();
-    match tokio::task::spawn_blocking(move || storage.collection(&name)?.count(request)).await {
-        Ok(Ok(count)) if count.count > 0 => Ok(()),
-        Ok(Ok(_)) => Err(failed(false)),
+    let pairs = claim.matches.clone();
+    match tokio::task::spawn_blocking(move || storage.any_point_matches(&name, &pairs)).await {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(failed(false)),
         Ok(Err(EngineError::NotFound(_))) => Err(failed(true)),
         Ok(Err(err)) => Err(engine_status(&err)),
         Err(join) => Err(Status::internal(format!("Service internal error: {join}"))),

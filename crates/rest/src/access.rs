@@ -26,7 +26,6 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use osprey_auth::{AuthError, Principal, ValueExists};
 use osprey_engine::EngineError;
-use osprey_engine::requests::CountRequest;
 
 use crate::envelope::plain_text;
 use crate::error::{RestError, engine_status};
@@ -184,29 +183,13 @@ fn auth_failure(err: &AuthError) -> Response {
 /// point matches, and the engine's own status for other failures, all in
 /// plain text.
 async fn check_value_exists(state: &AppState, claim: &ValueExists) -> Result<(), Response> {
-    let must: Vec<serde_json::Value> = claim
-        .matches
-        .iter()
-        .map(|(key, value)| serde_json::json!({"key": key, "match": {"value": value}}))
-        .collect();
-    let request: CountRequest = match serde_json::from_value(
-        serde_json::json!({"filter": {"must": must}, "exact": true}),
-    ) {
-        Ok(request) => request,
-        Err(_) => {
-            // A match the filter language cannot express matches nothing.
-            return Err(auth_failure(&AuthError::StatefulValidationFailed {
-                collection_missing: false,
-            }));
-        }
-    };
     let storage = state.storage.clone();
     let name = claim.collection.clone();
-    let result =
-        tokio::task::spawn_blocking(move || storage.collection(&name)?.count(request)).await;
+    let pairs = claim.matches.clone();
+    let result = tokio::task::spawn_blocking(move || storage.any_point_matches(&name, &pairs)).await;
     match result {
-        Ok(Ok(count)) if count.count > 0 => Ok(()),
-        Ok(Ok(_)) => Err(auth_failure(&AuthError::StatefulValidationFailed {
+        Ok(Ok(true)) => Ok(()),
+        Ok(Ok(false)) => Err(auth_failure(&AuthError::StatefulValidationFailed {
             collection_missing: false,
         })),
         Ok(Err(EngineError::NotFound(_))) => {
