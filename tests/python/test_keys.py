@@ -899,3 +899,24 @@ def test_audit_log_has_events_and_no_secrets(srv):
         assert ADMIN_KEY not in text and created["key"] not in text and READ_ONLY_KEY not in text
     bad = api(srv, "GET", "/api-keys/audit", params={"since": "yesterday"})
     assert bad.status_code == 400 and "since" in error_of(bad)
+
+
+# A call refused over gRPC lands in the same audit log as REST refusals, with the
+# rpc's name and never the credential itself.
+def test_grpc_refusals_are_audited(srv):
+    import grpc
+    import qdrant_client.grpc as qgrpc
+
+    since = rfc3339(datetime.now(timezone.utc) - timedelta(seconds=2))
+    wrong = "definitely-not-a-key-" + "q" * 20
+    with grpc.insecure_channel(f"127.0.0.1:{srv.grpc_port}") as channel:
+        with pytest.raises(grpc.RpcError) as err:
+            qgrpc.CollectionsStub(channel).List(
+                qgrpc.ListCollectionsRequest(), metadata=[("api-key", wrong)], timeout=10
+            )
+    assert err.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    response = api(srv, "GET", "/api-keys/audit", params={"since": since})
+    events = ok(response)
+    refused = [e for e in events if e.get("operation") == "qdrant.Collections/List"]
+    assert refused and refused[-1]["status"] == 401, events
+    assert wrong not in response.text

@@ -39,11 +39,16 @@ pub(crate) type Caller = Arc<Principal>;
 pub(crate) struct AuthLayer {
     auth: Arc<Authenticator>,
     storage: Arc<Storage>,
+    keys: Option<Arc<osprey_keys::KeyRegistry>>,
 }
 
 impl AuthLayer {
-    pub(crate) fn new(auth: Arc<Authenticator>, storage: Arc<Storage>) -> Self {
-        AuthLayer { auth, storage }
+    pub(crate) fn new(
+        auth: Arc<Authenticator>,
+        storage: Arc<Storage>,
+        keys: Option<Arc<osprey_keys::KeyRegistry>>,
+    ) -> Self {
+        AuthLayer { auth, storage, keys }
     }
 }
 
@@ -55,6 +60,7 @@ impl<S> tower::Layer<S> for AuthLayer {
             inner,
             auth: self.auth.clone(),
             storage: self.storage.clone(),
+            keys: self.keys.clone(),
         }
     }
 }
@@ -65,6 +71,7 @@ pub(crate) struct AuthService<S> {
     inner: S,
     auth: Arc<Authenticator>,
     storage: Arc<Storage>,
+    keys: Option<Arc<osprey_keys::KeyRegistry>>,
 }
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send + 'static>>;
@@ -93,24 +100,79 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let auth = self.auth.clone();
         let storage = self.storage.clone();
+        let keys = self.keys.clone();
         Box::pin(async move {
             tracing::debug!(method = request.uri().path(), "grpc call");
             if OPEN_METHODS.contains(&request.uri().path()) {
                 return inner.call(request).await;
             }
+            let audit = RefusalContext::of(&request);
             match authenticate(&auth, &storage, request.headers()).await {
                 Ok(principal) => {
-                    request
-                        .extensions_mut()
-                        .insert::<Caller>(Arc::new(principal));
-                    inner.call(request).await
+                    let principal = Arc::new(principal);
+                    request.extensions_mut().insert::<Caller>(principal.clone());
+                    let response = inner.call(request).await?;
+                    // Handlers refuse with PERMISSION_DENIED in a trailers-only answer.
+                    if let Some(keys) = &keys
+                        && response.headers().get("grpc-status").is_some_and(|v| v == "7")
+                    {
+                        let reason = response
+                            .headers()
+                            .get("grpc-message")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_string();
+                        audit.record(keys, Some(&principal), 403, &reason);
+                    }
+                    Ok(response)
                 }
                 Err(status) => {
                     tracing::debug!(method = request.uri().path(), code = ?status.code(), "grpc call refused");
+                    if let Some(keys) = &keys {
+                        let http = if status.code() == tonic::Code::PermissionDenied { 403 } else { 401 };
+                        audit.record(keys, None, http, status.message());
+                    }
                     Ok(status.into_http())
                 }
             }
         })
+    }
+}
+
+/// What the key plane's audit log records of a refused call (spec §15): the
+/// rpc, the credential's last characters (never the credential), the client.
+struct RefusalContext {
+    operation: String,
+    credential: Option<String>,
+    client: Option<std::net::IpAddr>,
+}
+
+impl RefusalContext {
+    fn of<B>(request: &http::Request<B>) -> Self {
+        let headers = request.headers();
+        let credential = headers
+            .get("api-key")
+            .or_else(|| headers.get(http::header::AUTHORIZATION))
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_string());
+        let client = request
+            .extensions()
+            .get::<tonic::transport::server::TcpConnectInfo>()
+            .and_then(|info| info.remote_addr())
+            .map(|addr| addr.ip());
+        RefusalContext { operation: request.uri().path().trim_start_matches('/').to_string(), credential, client }
+    }
+
+    fn record(&self, keys: &osprey_keys::KeyRegistry, principal: Option<&Principal>, status: u16, reason: &str) {
+        keys.record_refusal(osprey_keys::Refusal {
+            operation: &self.operation,
+            principal,
+            credential: self.credential.as_deref(),
+            collection: None,
+            client: self.client,
+            status,
+            reason,
+        });
     }
 }
 
@@ -230,7 +292,7 @@ mod tests {
             );
             Ok::<_, Infallible>(response)
         });
-        let service = AuthLayer::new(auth, storage).layer(inner);
+        let service = AuthLayer::new(auth, storage, None).layer(inner);
         let mut request = http::Request::builder().uri(path);
         if let Some(key) = key {
             request = request.header("api-key", key);

@@ -23,6 +23,8 @@ use crate::services::{CollectionsService, PointsService, QdrantService, Shared, 
 pub struct GrpcContext {
     pub storage: Arc<Storage>,
     pub auth: Arc<Authenticator>,
+    /// The key plane, whose audit log records refused calls; None in tests.
+    pub keys: Option<Arc<osprey_keys::KeyRegistry>>,
     /// PEM certificate chain and private key; TLS when present. Qdrant's
     /// public gRPC never asks for a client certificate and does not reload
     /// certificates (spec `auth.md` §11).
@@ -76,7 +78,7 @@ pub async fn serve(
     ctx: GrpcContext,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), tonic::transport::Error> {
-    let GrpcContext { storage, auth, tls } = ctx;
+    let GrpcContext { storage, auth, keys, tls } = ctx;
     let shared = Arc::new(Shared {
         storage: storage.clone(),
         commit: COMMIT,
@@ -96,7 +98,7 @@ pub async fn serve(
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     builder(tls)?
-        .layer(AuthLayer::new(auth, storage))
+        .layer(AuthLayer::new(auth, storage, keys))
         .add_service(configured!(QdrantServer::new(QdrantService::new(
             shared.clone()
         ))))

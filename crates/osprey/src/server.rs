@@ -111,7 +111,7 @@ async fn serve(settings: Settings) -> Result<()> {
             };
             let scheme = if identity.is_some() { "https" } else { "http" };
             tracing::info!("gRPC API listening on {scheme}://{grpc_local}");
-            let ctx = osprey_grpc::GrpcContext { storage: storage.clone(), auth: auth.clone(), tls: identity };
+            let ctx = osprey_grpc::GrpcContext { storage: storage.clone(), auth: auth.clone(), keys: Some(keys.clone()), tls: identity };
             Some(tokio::spawn(osprey_grpc::serve(listener, ctx, stopped())))
         }
         None => None,

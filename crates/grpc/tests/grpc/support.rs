@@ -39,6 +39,7 @@ impl TestServer {
         let ctx = GrpcContext {
             storage: storage.clone(),
             auth,
+            keys: None,
             tls: None,
         };
         tokio::spawn(async move {
