@@ -12,7 +12,7 @@ use crate::access::Caller;
 use crate::envelope::ApiOk;
 use crate::error::RestResult;
 use crate::extract::{Json, Path, Query, TimeoutParams};
-use crate::handlers::engine;
+use crate::handlers::{engine, on_view};
 use crate::state::AppState;
 
 #[derive(Serialize)]
@@ -57,8 +57,7 @@ pub(crate) async fn get(
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> RestResult<ApiOk<osprey_engine::CollectionInfo>> {
-    let storage = state.storage.clone();
-    let info = engine(move || storage.view(&name, caller.payload_restriction(&name))?.info()).await?;
+    let info = on_view(&state, caller, name, move |view, _| view.info()).await?;
     Ok(ApiOk(info))
 }
 

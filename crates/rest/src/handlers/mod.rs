@@ -17,6 +17,30 @@ use crate::error::{RestError, RestResult};
 /// Runs an engine call on the blocking pool: engine calls read and write
 /// files (and fsync on `wait=true`), which must not stall the async workers.
 /// A panic in the engine becomes a 500, never a dropped connection.
+/// Runs `f` on the caller's view of collection `name`: its payload
+/// restriction applied (spec §15), off the async runtime. Point operations go
+/// through here, so a handler cannot reach a collection without the caller's
+/// restriction.
+pub(crate) async fn on_view<T, F>(
+    state: &crate::state::AppState,
+    caller: crate::access::Caller,
+    name: String,
+    f: F,
+) -> RestResult<T>
+where
+    T: Send + 'static,
+    F: FnOnce(osprey_engine::CollectionView, &osprey_engine::Storage) -> Result<T, EngineError>
+        + Send
+        + 'static,
+{
+    let storage = state.storage.clone();
+    engine(move || {
+        let view = storage.view(&name, caller.payload_restriction(&name))?;
+        f(view, &storage)
+    })
+    .await
+}
+
 pub(crate) async fn engine<T, F>(f: F) -> RestResult<T>
 where
     T: Send + 'static,

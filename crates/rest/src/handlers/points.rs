@@ -17,7 +17,7 @@ use crate::access::Caller;
 use crate::envelope::ApiOk;
 use crate::error::RestResult;
 use crate::extract::{Json, Path, Query, ReadParams, UpdateParams};
-use crate::handlers::engine;
+use crate::handlers::{engine, on_view};
 use crate::state::AppState;
 
 /// `GET /collections/{c}/points/{id}`.
@@ -28,13 +28,11 @@ pub(crate) async fn get_point(
     Query(params): Query<ReadParams>,
 ) -> RestResult<ApiOk<Record>> {
     params.validate()?;
-    let storage = state.storage.clone();
-    let record = engine(move || {
-        let collection = storage.view(&name, caller.payload_restriction(&name))?;
+    let record = on_view(&state, caller, name, move |view, _| {
         let id: PointId = id.parse().map_err(|_| {
             EngineError::BadInput(format!("Can not recognize \"{id}\" as point id"))
         })?;
-        collection.get_point(id)
+        view.get_point(id)
     })
     .await?;
     Ok(ApiOk(record))
@@ -49,8 +47,7 @@ pub(crate) async fn get_points(
     Json(request): Json<PointRequest>,
 ) -> RestResult<ApiOk<Vec<Record>>> {
     params.validate()?;
-    let storage = state.storage.clone();
-    let records = engine(move || storage.view(&name, caller.payload_restriction(&name))?.retrieve(request)).await?;
+    let records = on_view(&state, caller, name, move |view, _| view.retrieve(request)).await?;
     Ok(ApiOk(records))
 }
 
@@ -64,8 +61,7 @@ async fn write(
 ) -> RestResult<ApiOk<UpdateResult>> {
     params.validate()?;
     let wait = params.wait();
-    let storage = state.storage.clone();
-    let result = engine(move || storage.view(&name, caller.payload_restriction(&name))?.update(op, wait)).await?;
+    let result = on_view(&state, caller, name, move |view, _| view.update(op, wait)).await?;
     Ok(ApiOk(result))
 }
 
@@ -99,7 +95,14 @@ pub(crate) async fn update_vectors(
     Query(params): Query<UpdateParams>,
     Json(body): Json<UpdateVectors>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, caller, name, &params, UpdateOperation::UpdateVectors(body)).await
+    write(
+        &state,
+        caller,
+        name,
+        &params,
+        UpdateOperation::UpdateVectors(body),
+    )
+    .await
 }
 
 /// `POST /collections/{c}/points/vectors/delete`.
@@ -110,7 +113,14 @@ pub(crate) async fn delete_vectors(
     Query(params): Query<UpdateParams>,
     Json(body): Json<DeleteVectors>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, caller, name, &params, UpdateOperation::DeleteVectors(body)).await
+    write(
+        &state,
+        caller,
+        name,
+        &params,
+        UpdateOperation::DeleteVectors(body),
+    )
+    .await
 }
 
 /// `POST /collections/{c}/points/payload`.
@@ -121,7 +131,14 @@ pub(crate) async fn set_payload(
     Query(params): Query<UpdateParams>,
     Json(body): Json<SetPayload>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, caller, name, &params, UpdateOperation::SetPayload(body)).await
+    write(
+        &state,
+        caller,
+        name,
+        &params,
+        UpdateOperation::SetPayload(body),
+    )
+    .await
 }
 
 /// `PUT /collections/{c}/points/payload`.
@@ -150,7 +167,14 @@ pub(crate) async fn delete_payload(
     Query(params): Query<UpdateParams>,
     Json(body): Json<DeletePayload>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, caller, name, &params, UpdateOperation::DeletePayload(body)).await
+    write(
+        &state,
+        caller,
+        name,
+        &params,
+        UpdateOperation::DeletePayload(body),
+    )
+    .await
 }
 
 /// `POST /collections/{c}/points/payload/clear`.
@@ -161,7 +185,14 @@ pub(crate) async fn clear_payload(
     Query(params): Query<UpdateParams>,
     Json(body): Json<PointsSelector>,
 ) -> RestResult<ApiOk<UpdateResult>> {
-    write(&state, caller, name, &params, UpdateOperation::ClearPayload(body)).await
+    write(
+        &state,
+        caller,
+        name,
+        &params,
+        UpdateOperation::ClearPayload(body),
+    )
+    .await
 }
 
 /// `POST /collections/{c}/points/batch`: all operations as one record.
@@ -174,11 +205,8 @@ pub(crate) async fn batch(
 ) -> RestResult<ApiOk<Vec<UpdateResult>>> {
     params.validate()?;
     let wait = params.wait();
-    let storage = state.storage.clone();
-    let results = engine(move || {
-        storage
-            .view(&name, caller.payload_restriction(&name))?
-            .update_batch(body.operations, wait)
+    let results = on_view(&state, caller, name, move |view, _| {
+        view.update_batch(body.operations, wait)
     })
     .await?;
     Ok(ApiOk(results))
@@ -194,8 +222,10 @@ pub(crate) async fn create_index(
 ) -> RestResult<ApiOk<UpdateResult>> {
     params.validate()?;
     let wait = params.wait();
-    let storage = state.storage.clone();
-    let result = engine(move || storage.view(&name, caller.payload_restriction(&name))?.create_field_index(body, wait)).await?;
+    let result = on_view(&state, caller, name, move |view, _| {
+        view.create_field_index(body, wait)
+    })
+    .await?;
     Ok(ApiOk(result))
 }
 
@@ -208,9 +238,10 @@ pub(crate) async fn delete_index(
 ) -> RestResult<ApiOk<UpdateResult>> {
     params.validate()?;
     let wait = params.wait();
-    let storage = state.storage.clone();
-    let result =
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.delete_field_index(&field, wait)).await?;
+    let result = on_view(&state, caller, name, move |view, _| {
+        view.delete_field_index(&field, wait)
+    })
+    .await?;
     Ok(ApiOk(result))
 }
 
@@ -241,5 +272,8 @@ pub(crate) async fn delete_vector_name(
 
 /// Schema changes are applied (and persisted) before the answer.
 fn completed() -> UpdateResult {
-    UpdateResult { operation_id: 0, status: osprey_engine::operations::UpdateStatus::Completed }
+    UpdateResult {
+        operation_id: 0,
+        status: osprey_engine::operations::UpdateStatus::Completed,
+    }
 }

@@ -16,7 +16,7 @@ use crate::access::{Caller, check_references};
 use crate::envelope::ApiOk;
 use crate::error::RestResult;
 use crate::extract::{Json, Path, Query, ReadParams};
-use crate::handlers::engine;
+use crate::handlers::on_view;
 use crate::state::AppState;
 
 /// `POST /collections/{c}/points/scroll`.
@@ -28,9 +28,8 @@ pub(crate) async fn scroll(
     Json(request): Json<ScrollRequest>,
 ) -> RestResult<ApiOk<ScrollResult>> {
     params.validate()?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.scroll(request)).await?,
+        on_view(&state, caller, name, move |view, _| view.scroll(request)).await?,
     ))
 }
 
@@ -43,9 +42,8 @@ pub(crate) async fn count(
     Json(request): Json<CountRequest>,
 ) -> RestResult<ApiOk<CountResult>> {
     params.validate()?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.count(request)).await?,
+        on_view(&state, caller, name, move |view, _| view.count(request)).await?,
     ))
 }
 
@@ -58,9 +56,8 @@ pub(crate) async fn search(
     Json(request): Json<SearchRequest>,
 ) -> RestResult<ApiOk<Vec<ScoredPoint>>> {
     params.validate()?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search(request)).await?,
+        on_view(&state, caller, name, move |view, _| view.search(request)).await?,
     ))
 }
 
@@ -73,8 +70,10 @@ pub(crate) async fn search_batch(
     Json(batch): Json<SearchRequestBatch>,
 ) -> RestResult<ApiOk<Vec<Vec<ScoredPoint>>>> {
     params.validate()?;
-    let storage = state.storage.clone();
-    let results = engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_batch(batch.searches)).await?;
+    let results = on_view(&state, caller, name, move |view, _| {
+        view.search_batch(batch.searches)
+    })
+    .await?;
     Ok(ApiOk(results))
 }
 
@@ -91,9 +90,11 @@ pub(crate) async fn query(
         &caller,
         request.referenced_collections().iter().map(String::as_str),
     )?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.query(request, &storage)).await?,
+        on_view(&state, caller, name, move |view, storage| {
+            view.query(request, storage)
+        })
+        .await?,
     ))
 }
 
@@ -112,11 +113,8 @@ pub(crate) async fn query_batch(
             request.referenced_collections().iter().map(String::as_str),
         )?;
     }
-    let storage = state.storage.clone();
-    let results = engine(move || {
-        storage
-            .view(&name, caller.payload_restriction(&name))?
-            .query_batch(batch.searches, &storage)
+    let results = on_view(&state, caller, name, move |view, storage| {
+        view.query_batch(batch.searches, storage)
     })
     .await?;
     Ok(ApiOk(results))
@@ -135,9 +133,11 @@ pub(crate) async fn recommend(
         &caller,
         request.lookup_from.iter().map(|l| l.collection.as_str()),
     )?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.recommend(request, &storage)).await?,
+        on_view(&state, caller, name, move |view, storage| {
+            view.recommend(request, storage)
+        })
+        .await?,
     ))
 }
 
@@ -156,11 +156,8 @@ pub(crate) async fn recommend_batch(
             request.lookup_from.iter().map(|l| l.collection.as_str()),
         )?;
     }
-    let storage = state.storage.clone();
-    let results = engine(move || {
-        storage
-            .view(&name, caller.payload_restriction(&name))?
-            .recommend_batch(batch.searches, &storage)
+    let results = on_view(&state, caller, name, move |view, storage| {
+        view.recommend_batch(batch.searches, storage)
     })
     .await?;
     Ok(ApiOk(results))
@@ -179,9 +176,11 @@ pub(crate) async fn discover(
         &caller,
         request.lookup_from.iter().map(|l| l.collection.as_str()),
     )?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.discover(request, &storage)).await?,
+        on_view(&state, caller, name, move |view, storage| {
+            view.discover(request, storage)
+        })
+        .await?,
     ))
 }
 
@@ -200,11 +199,8 @@ pub(crate) async fn discover_batch(
             request.lookup_from.iter().map(|l| l.collection.as_str()),
         )?;
     }
-    let storage = state.storage.clone();
-    let results = engine(move || {
-        storage
-            .view(&name, caller.payload_restriction(&name))?
-            .discover_batch(batch.searches, &storage)
+    let results = on_view(&state, caller, name, move |view, storage| {
+        view.discover_batch(batch.searches, storage)
     })
     .await?;
     Ok(ApiOk(results))
@@ -223,9 +219,11 @@ pub(crate) async fn search_groups(
         &caller,
         request.groups.with_lookup.iter().map(|l| l.collection()),
     )?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_groups(request, &storage)).await?,
+        on_view(&state, caller, name, move |view, storage| {
+            view.search_groups(request, storage)
+        })
+        .await?,
     ))
 }
 
@@ -241,12 +239,9 @@ pub(crate) async fn recommend_groups(
     let lookups = request.lookup_from.iter().map(|l| l.collection.as_str());
     let with_lookup = request.groups.with_lookup.iter().map(|l| l.collection());
     check_references(&caller, lookups.chain(with_lookup))?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || {
-            storage
-                .view(&name, caller.payload_restriction(&name))?
-                .recommend_groups(request, &storage)
+        on_view(&state, caller, name, move |view, storage| {
+            view.recommend_groups(request, storage)
         })
         .await?,
     ))
@@ -265,9 +260,11 @@ pub(crate) async fn query_groups(
         &caller,
         request.referenced_collections().iter().map(String::as_str),
     )?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.query_groups(request, &storage)).await?,
+        on_view(&state, caller, name, move |view, storage| {
+            view.query_groups(request, storage)
+        })
+        .await?,
     ))
 }
 
@@ -280,9 +277,8 @@ pub(crate) async fn facet(
     Json(request): Json<FacetRequest>,
 ) -> RestResult<ApiOk<FacetResponse>> {
     params.validate()?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.facet(request)).await?,
+        on_view(&state, caller, name, move |view, _| view.facet(request)).await?,
     ))
 }
 
@@ -295,9 +291,11 @@ pub(crate) async fn matrix_pairs(
     Json(request): Json<SearchMatrixRequest>,
 ) -> RestResult<ApiOk<SearchMatrixPairsResponse>> {
     params.validate()?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_matrix_pairs(request)).await?,
+        on_view(&state, caller, name, move |view, _| {
+            view.search_matrix_pairs(request)
+        })
+        .await?,
     ))
 }
 
@@ -310,8 +308,10 @@ pub(crate) async fn matrix_offsets(
     Json(request): Json<SearchMatrixRequest>,
 ) -> RestResult<ApiOk<SearchMatrixOffsetsResponse>> {
     params.validate()?;
-    let storage = state.storage.clone();
     Ok(ApiOk(
-        engine(move || storage.view(&name, caller.payload_restriction(&name))?.search_matrix_offsets(request)).await?,
+        on_view(&state, caller, name, move |view, _| {
+            view.search_matrix_offsets(request)
+        })
+        .await?,
     ))
 }
