@@ -15,7 +15,7 @@ use qdrant_client::qdrant::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{Shared, Timer, engine, not_supported};
+use super::{Shared, Timer, engine, not_supported, on_view};
 use crate::auth::{authorize, caller};
 use crate::conversions::{from_proto, to_proto};
 
@@ -73,9 +73,7 @@ impl Collections for CollectionsService {
         let caller = caller(&request)?;
         let name = request.into_inner().collection_name;
         authorize(&caller, "qdrant.Collections/Get", Some(&name))?;
-        let restriction = caller.payload_restriction(&name).cloned();
-        let storage = self.shared.storage.clone();
-        let info = engine(move || storage.view(&name, restriction.as_ref())?.info()).await?;
+        let info = on_view(&self.shared.storage, &caller, name, |view, _| view.info()).await?;
         Ok(Response::new(GetCollectionInfoResponse {
             result: Some(to_proto::collection_info(info)),
             time: timer.secs(),

@@ -35,6 +35,28 @@ pub(crate) struct Shared {
 /// Runs an engine call on the blocking pool: engine calls read and write
 /// files (and fsync on `wait=true`), which must not stall the async workers.
 /// A panic in the engine becomes INTERNAL, never a dropped stream.
+/// Runs `f` on the caller's view of `collection`: its payload restriction
+/// applied (spec §15), off the async runtime. Point operations go through
+/// here, so an rpc cannot reach a collection without the caller's restriction.
+pub(crate) async fn on_view<T, F>(
+    storage: &Arc<Storage>,
+    caller: &osprey_auth::Principal,
+    collection: String,
+    f: F,
+) -> Result<T, Status>
+where
+    T: Send + 'static,
+    F: FnOnce(osprey_engine::CollectionView, &Storage) -> Result<T, EngineError> + Send + 'static,
+{
+    let restriction = caller.payload_restriction(&collection).cloned();
+    let storage = storage.clone();
+    engine(move || {
+        let view = storage.view(&collection, restriction.as_ref())?;
+        f(view, &storage)
+    })
+    .await
+}
+
 pub(crate) async fn engine<T, F>(f: F) -> Result<T, Status>
 where
     T: Send + 'static,

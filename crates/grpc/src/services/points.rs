@@ -22,7 +22,7 @@ use qdrant_client::qdrant::{
 };
 use tonic::{Request, Response, Status};
 
-use super::{Shared, Timer, engine};
+use super::{Shared, Timer, engine, on_view};
 use crate::auth::{authorize, caller, check_references};
 use crate::conversions::from_proto::{self, Write};
 use crate::conversions::to_proto;
@@ -45,15 +45,15 @@ impl PointsService {
     ) -> Result<Response<PointsOperationResponse>, Status> {
         let timer = Timer::start();
         authorize(caller, rpc, Some(&write.collection))?;
-        let restriction = caller.payload_restriction(&write.collection).cloned();
-        let storage = self.shared.storage.clone();
         let Write {
             collection,
             wait,
             operation,
         } = write;
-        let result =
-            engine(move || storage.view(&collection, restriction.as_ref())?.update(operation, wait)).await?;
+        let result = on_view(&self.shared.storage, caller, collection, move |view, _| {
+            view.update(operation, wait)
+        })
+        .await?;
         Ok(Response::new(PointsOperationResponse {
             result: Some(to_proto::update_result(result)),
             time: timer.secs(),
@@ -109,10 +109,13 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::get_points(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Get", Some(&read.collection))?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let records =
-            engine(move || storage.view(&read.collection, restriction.as_ref())?.retrieve(read.request)).await?;
+        let records = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.retrieve(read.request),
+        )
+        .await?;
         Ok(Response::new(GetResponse {
             result: records.into_iter().map(to_proto::retrieved_point).collect(),
             time: timer.secs(),
@@ -191,12 +194,8 @@ impl Points for PointsService {
             operation,
         } = from_proto::create_field_index(request.into_inner())?;
         authorize(&caller, "qdrant.Points/CreateFieldIndex", Some(&collection))?;
-        let restriction = caller.payload_restriction(&collection).cloned();
-        let storage = self.shared.storage.clone();
-        let result = engine(move || {
-            storage
-                .view(&collection, restriction.as_ref())?
-                .create_field_index(operation, wait)
+        let result = on_view(&self.shared.storage, &caller, collection, move |view, _| {
+            view.create_field_index(operation, wait)
         })
         .await?;
         Ok(Response::new(PointsOperationResponse {
@@ -223,14 +222,13 @@ impl Points for PointsService {
             "qdrant.Points/DeleteFieldIndex",
             Some(&collection_name),
         )?;
-        let restriction = caller.payload_restriction(&collection_name).cloned();
-        let storage = self.shared.storage.clone();
         let wait = wait.unwrap_or(false);
-        let result = engine(move || {
-            storage
-                .view(&collection_name, restriction.as_ref())?
-                .delete_field_index(&field_name, wait)
-        })
+        let result = on_view(
+            &self.shared.storage,
+            &caller,
+            collection_name,
+            move |view, _| view.delete_field_index(&field_name, wait),
+        )
         .await?;
         Ok(Response::new(PointsOperationResponse {
             result: Some(to_proto::update_result(result)),
@@ -282,10 +280,13 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::search(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Search", Some(&read.collection))?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let points =
-            engine(move || storage.view(&read.collection, restriction.as_ref())?.search(read.request)).await?;
+        let points = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.search(read.request),
+        )
+        .await?;
         Ok(Response::new(SearchResponse {
             result: points.into_iter().map(to_proto::scored_point).collect(),
             time: timer.secs(),
@@ -311,10 +312,13 @@ impl Points for PointsService {
             .map(|s| from_proto::search(s).map(|read| read.request))
             .collect::<Result<Vec<_>, Status>>()?;
         authorize(&caller, "qdrant.Points/SearchBatch", Some(&collection_name))?;
-        let restriction = caller.payload_restriction(&collection_name).cloned();
-        let storage = self.shared.storage.clone();
-        let results =
-            engine(move || storage.view(&collection_name, restriction.as_ref())?.search_batch(searches)).await?;
+        let results = on_view(
+            &self.shared.storage,
+            &caller,
+            collection_name,
+            move |view, _| view.search_batch(searches),
+        )
+        .await?;
         Ok(Response::new(SearchBatchResponse {
             result: batch(results),
             time: timer.secs(),
@@ -342,13 +346,12 @@ impl Points for PointsService {
                 .iter()
                 .map(|l| l.collection()),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let groups = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .search_groups(read.request, &storage)
-        })
+        let groups = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, storage| view.search_groups(read.request, storage),
+        )
         .await?;
         Ok(Response::new(SearchGroupsResponse {
             result: Some(to_proto::groups_result(groups)),
@@ -365,10 +368,13 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::scroll(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Scroll", Some(&read.collection))?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let page =
-            engine(move || storage.view(&read.collection, restriction.as_ref())?.scroll(read.request)).await?;
+        let page = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.scroll(read.request),
+        )
+        .await?;
         Ok(Response::new(ScrollResponse {
             next_page_offset: page.next_page_offset.map(to_proto::point_id),
             result: page
@@ -396,13 +402,12 @@ impl Points for PointsService {
                 .iter()
                 .map(|l| l.collection.as_str()),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let points = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .recommend(read.request, &storage)
-        })
+        let points = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, storage| view.recommend(read.request, storage),
+        )
         .await?;
         Ok(Response::new(RecommendResponse {
             result: points.into_iter().map(to_proto::scored_point).collect(),
@@ -437,13 +442,12 @@ impl Points for PointsService {
                 request.lookup_from.iter().map(|l| l.collection.as_str()),
             )?;
         }
-        let restriction = caller.payload_restriction(&collection_name).cloned();
-        let storage = self.shared.storage.clone();
-        let results = engine(move || {
-            storage
-                .view(&collection_name, restriction.as_ref())?
-                .recommend_batch(requests, &storage)
-        })
+        let results = on_view(
+            &self.shared.storage,
+            &caller,
+            collection_name,
+            move |view, storage| view.recommend_batch(requests, storage),
+        )
         .await?;
         Ok(Response::new(RecommendBatchResponse {
             result: batch(results),
@@ -476,13 +480,12 @@ impl Points for PointsService {
             .iter()
             .map(|l| l.collection());
         check_references(&caller, lookups.chain(with_lookup))?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let groups = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .recommend_groups(read.request, &storage)
-        })
+        let groups = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, storage| view.recommend_groups(read.request, storage),
+        )
         .await?;
         Ok(Response::new(RecommendGroupsResponse {
             result: Some(to_proto::groups_result(groups)),
@@ -506,13 +509,12 @@ impl Points for PointsService {
                 .iter()
                 .map(|l| l.collection.as_str()),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let points = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .discover(read.request, &storage)
-        })
+        let points = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, storage| view.discover(read.request, storage),
+        )
         .await?;
         Ok(Response::new(DiscoverResponse {
             result: points.into_iter().map(to_proto::scored_point).collect(),
@@ -547,13 +549,12 @@ impl Points for PointsService {
                 request.lookup_from.iter().map(|l| l.collection.as_str()),
             )?;
         }
-        let restriction = caller.payload_restriction(&collection_name).cloned();
-        let storage = self.shared.storage.clone();
-        let results = engine(move || {
-            storage
-                .view(&collection_name, restriction.as_ref())?
-                .discover_batch(requests, &storage)
-        })
+        let results = on_view(
+            &self.shared.storage,
+            &caller,
+            collection_name,
+            move |view, storage| view.discover_batch(requests, storage),
+        )
         .await?;
         Ok(Response::new(DiscoverBatchResponse {
             result: batch(results),
@@ -570,10 +571,13 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::count(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Count", Some(&read.collection))?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let count =
-            engine(move || storage.view(&read.collection, restriction.as_ref())?.count(read.request)).await?;
+        let count = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.count(read.request),
+        )
+        .await?;
         Ok(Response::new(CountResponse {
             result: Some(to_proto::count_result(count)),
             time: timer.secs(),
@@ -594,12 +598,8 @@ impl Points for PointsService {
             operation,
         } = from_proto::update_batch(request.into_inner())?;
         authorize(&caller, "qdrant.Points/UpdateBatch", Some(&collection))?;
-        let restriction = caller.payload_restriction(&collection).cloned();
-        let storage = self.shared.storage.clone();
-        let results = engine(move || {
-            storage
-                .view(&collection, restriction.as_ref())?
-                .update_batch(operation, wait)
+        let results = on_view(&self.shared.storage, &caller, collection, move |view, _| {
+            view.update_batch(operation, wait)
         })
         .await?;
         Ok(Response::new(UpdateBatchResponse {
@@ -624,13 +624,12 @@ impl Points for PointsService {
                 .iter()
                 .map(String::as_str),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let answer = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .query(read.request, &storage)
-        })
+        let answer = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, storage| view.query(read.request, storage),
+        )
         .await?;
         Ok(Response::new(QueryResponse {
             result: answer
@@ -665,13 +664,12 @@ impl Points for PointsService {
                 query.referenced_collections().iter().map(String::as_str),
             )?;
         }
-        let restriction = caller.payload_restriction(&collection_name).cloned();
-        let storage = self.shared.storage.clone();
-        let answers = engine(move || {
-            storage
-                .view(&collection_name, restriction.as_ref())?
-                .query_batch(queries, &storage)
-        })
+        let answers = on_view(
+            &self.shared.storage,
+            &caller,
+            collection_name,
+            move |view, storage| view.query_batch(queries, storage),
+        )
         .await?;
         Ok(Response::new(QueryBatchResponse {
             result: batch(answers.into_iter().map(|a| a.points).collect()),
@@ -695,13 +693,12 @@ impl Points for PointsService {
                 .iter()
                 .map(String::as_str),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let groups = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .query_groups(read.request, &storage)
-        })
+        let groups = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, storage| view.query_groups(read.request, storage),
+        )
         .await?;
         Ok(Response::new(QueryGroupsResponse {
             result: Some(to_proto::groups_result(groups)),
@@ -718,10 +715,13 @@ impl Points for PointsService {
         let caller = caller(&request)?;
         let read = from_proto::facet(request.into_inner())?;
         authorize(&caller, "qdrant.Points/Facet", Some(&read.collection))?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let facets =
-            engine(move || storage.view(&read.collection, restriction.as_ref())?.facet(read.request)).await?;
+        let facets = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.facet(read.request),
+        )
+        .await?;
         Ok(Response::new(FacetResponse {
             hits: to_proto::facet_hits(facets),
             time: timer.secs(),
@@ -741,13 +741,12 @@ impl Points for PointsService {
             "qdrant.Points/SearchMatrixPairs",
             Some(&read.collection),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let matrix = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .search_matrix_pairs(read.request)
-        })
+        let matrix = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.search_matrix_pairs(read.request),
+        )
         .await?;
         Ok(Response::new(SearchMatrixPairsResponse {
             result: Some(to_proto::matrix_pairs(matrix)),
@@ -768,13 +767,12 @@ impl Points for PointsService {
             "qdrant.Points/SearchMatrixOffsets",
             Some(&read.collection),
         )?;
-        let restriction = caller.payload_restriction(&read.collection).cloned();
-        let storage = self.shared.storage.clone();
-        let matrix = engine(move || {
-            storage
-                .view(&read.collection, restriction.as_ref())?
-                .search_matrix_offsets(read.request)
-        })
+        let matrix = on_view(
+            &self.shared.storage,
+            &caller,
+            read.collection,
+            move |view, _| view.search_matrix_offsets(read.request),
+        )
         .await?;
         Ok(Response::new(SearchMatrixOffsetsResponse {
             result: Some(to_proto::matrix_offsets(matrix)),

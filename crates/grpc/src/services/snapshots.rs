@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use qdrant_client::qdrant::snapshots_server::Snapshots;
 use qdrant_client::qdrant::{
-    CreateFullSnapshotRequest, CreateSnapshotRequest, CreateSnapshotResponse, DeleteFullSnapshotRequest,
-    DeleteSnapshotRequest, DeleteSnapshotResponse, ListFullSnapshotsRequest, ListSnapshotsRequest,
-    ListSnapshotsResponse, SnapshotDescription,
+    CreateFullSnapshotRequest, CreateSnapshotRequest, CreateSnapshotResponse,
+    DeleteFullSnapshotRequest, DeleteSnapshotRequest, DeleteSnapshotResponse,
+    ListFullSnapshotsRequest, ListSnapshotsRequest, ListSnapshotsResponse, SnapshotDescription,
 };
 use tonic::{Request, Response, Status};
 
@@ -27,26 +27,45 @@ impl SnapshotsService {
 
 fn description(d: osprey_engine::SnapshotDescription) -> SnapshotDescription {
     let creation_time = d.creation_time.as_deref().and_then(|t| {
-        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|dt| {
-            let utc = dt.and_utc();
-            prost_types::Timestamp { seconds: utc.timestamp(), nanos: utc.timestamp_subsec_nanos() as i32 }
-        })
+        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
+            .ok()
+            .map(|dt| {
+                let utc = dt.and_utc();
+                prost_types::Timestamp {
+                    seconds: utc.timestamp(),
+                    nanos: utc.timestamp_subsec_nanos() as i32,
+                }
+            })
     });
-    SnapshotDescription { name: d.name, creation_time, size: d.size as i64, checksum: d.checksum }
+    SnapshotDescription {
+        name: d.name,
+        creation_time,
+        size: d.size as i64,
+        checksum: d.checksum,
+    }
 }
 
 #[tonic::async_trait]
 impl Snapshots for SnapshotsService {
-    async fn create(&self, request: Request<CreateSnapshotRequest>) -> Result<Response<CreateSnapshotResponse>, Status> {
+    async fn create(
+        &self,
+        request: Request<CreateSnapshotRequest>,
+    ) -> Result<Response<CreateSnapshotResponse>, Status> {
         let timer = Timer::start();
         let name = request.get_ref().collection_name.clone();
         authorize(&*caller(&request)?, "qdrant.Snapshots/Create", Some(&name))?;
         let storage = self.shared.storage.clone();
         let created = engine(move || storage.create_snapshot(&name)).await?;
-        Ok(Response::new(CreateSnapshotResponse { snapshot_description: Some(description(created)), time: timer.secs() }))
+        Ok(Response::new(CreateSnapshotResponse {
+            snapshot_description: Some(description(created)),
+            time: timer.secs(),
+        }))
     }
 
-    async fn list(&self, request: Request<ListSnapshotsRequest>) -> Result<Response<ListSnapshotsResponse>, Status> {
+    async fn list(
+        &self,
+        request: Request<ListSnapshotsRequest>,
+    ) -> Result<Response<ListSnapshotsResponse>, Status> {
         let timer = Timer::start();
         let name = request.get_ref().collection_name.clone();
         authorize(&*caller(&request)?, "qdrant.Snapshots/List", Some(&name))?;
@@ -58,10 +77,20 @@ impl Snapshots for SnapshotsService {
         }))
     }
 
-    async fn delete(&self, request: Request<DeleteSnapshotRequest>) -> Result<Response<DeleteSnapshotResponse>, Status> {
+    async fn delete(
+        &self,
+        request: Request<DeleteSnapshotRequest>,
+    ) -> Result<Response<DeleteSnapshotResponse>, Status> {
         let timer = Timer::start();
-        let DeleteSnapshotRequest { collection_name, snapshot_name } = request.get_ref().clone();
-        authorize(&*caller(&request)?, "qdrant.Snapshots/Delete", Some(&collection_name))?;
+        let DeleteSnapshotRequest {
+            collection_name,
+            snapshot_name,
+        } = request.get_ref().clone();
+        authorize(
+            &*caller(&request)?,
+            "qdrant.Snapshots/Delete",
+            Some(&collection_name),
+        )?;
         let storage = self.shared.storage.clone();
         engine(move || storage.delete_snapshot(&collection_name, &snapshot_name)).await?;
         Ok(Response::new(DeleteSnapshotResponse { time: timer.secs() }))
@@ -75,7 +104,10 @@ impl Snapshots for SnapshotsService {
         authorize(&*caller(&request)?, "qdrant.Snapshots/CreateFull", None)?;
         let storage = self.shared.storage.clone();
         let created = engine(move || storage.create_full_snapshot()).await?;
-        Ok(Response::new(CreateSnapshotResponse { snapshot_description: Some(description(created)), time: timer.secs() }))
+        Ok(Response::new(CreateSnapshotResponse {
+            snapshot_description: Some(description(created)),
+            time: timer.secs(),
+        }))
     }
 
     async fn list_full(
