@@ -332,6 +332,12 @@ mod wiring {
                 enable_cors: settings.service.enable_cors,
                 commit: commit(),
                 enable_snapshot_url_recovery: settings.service.enable_snapshot_url_recovery,
+                // The console is embedded, so `static_content_dir` is not consulted.
+                console: settings.service.enable_static_content.then(|| {
+                    osprey_rest::ConsoleOptions {
+                        grpc_port: settings.service.grpc_port,
+                    }
+                }),
             },
         })
     }

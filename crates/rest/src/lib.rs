@@ -37,6 +37,8 @@ use osprey_engine::Storage;
 use tower::ServiceBuilder;
 
 use crate::metrics::Metrics;
+
+pub use osprey_console::ConsoleOptions;
 use crate::state::{Shared, load_peer_id};
 
 /// Settings of the REST server (Qdrant's `service.*`).
@@ -52,6 +54,11 @@ pub struct RestOptions {
     /// from `http(s)://` locations answers 403. This server never downloads
     /// snapshots, so when true such locations answer 400.
     pub enable_snapshot_url_recovery: bool,
+    /// `service.enable_static_content`: the web console at `/dashboard`
+    /// (crate `osprey-console`) when `Some`. Its routes are whitelisted by
+    /// their matched patterns; when `None` nothing under `/dashboard` is
+    /// routed, so nothing there is whitelisted either.
+    pub console: Option<osprey_console::ConsoleOptions>,
 }
 
 impl Default for RestOptions {
@@ -61,6 +68,7 @@ impl Default for RestOptions {
             enable_cors: true,
             commit: None,
             enable_snapshot_url_recovery: true,
+            console: None,
         }
     }
 }
@@ -83,6 +91,11 @@ pub fn router(ctx: RestContext) -> Router {
     // root credentials only, which their handlers check.
     if let Some(keys) = &ctx.keys {
         routes = routes.merge(osprey_keys::management_routes(keys.clone()));
+    }
+    // The console's pages sit behind the same layers; the access middleware
+    // lets their matched patterns through without credentials (spec §5).
+    if let Some(console) = &ctx.options.console {
+        routes = routes.merge(osprey_console::routes(console));
     }
     let enable_cors = ctx.options.enable_cors;
     let state = Arc::new(Shared {

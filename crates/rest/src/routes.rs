@@ -559,8 +559,12 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
 }
 
 /// Matched route patterns that skip authentication (spec/auth.md §5). Matching
-/// is on the pattern the router resolved, never on the raw path. `/dashboard`
-/// is not served by this crate, so it is not listed.
+/// is on the pattern the router resolved, never on the raw path. The
+/// console's patterns (`/dashboard` and its asset paths) exist only when the
+/// console is mounted (`RestOptions::console`), so they are whitelisted only
+/// then; a path under `/dashboard` that names no asset matches no route and
+/// needs credentials like any unknown path.
 pub(crate) fn is_whitelisted(axum_path: &str) -> bool {
     matches!(axum_path, "/" | "/healthz" | "/livez" | "/readyz")
+        || osprey_console::is_console_route(axum_path)
 }

@@ -227,6 +227,7 @@ async fn unmatched_paths_need_credentials() {
         "/healthz/%2e%2e/collections",
         "/readyz/x",
         "/livez%2Fcollections",
+        // The console is not mounted here (`RestOptions::console` is None).
         "/dashboard",
         "/dashboard/../collections",
         "/collections/c/points/1/extra",
@@ -251,6 +252,73 @@ async fn unmatched_paths_need_credentials() {
         .send(Method::DELETE, "/aliases", Some(ADMIN), None)
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+}
+
+/// With the console mounted (`service.enable_static_content`), its page and
+/// assets open without credentials, whatever key is sent (spec §5), and carry
+/// `X-Frame-Options: DENY` (spec §13). Any other path under `/dashboard`
+/// matches no route, so the 1.18.2 bypass stays closed: credentials first,
+/// then a plain 404.
+#[tokio::test]
+async fn the_console_is_open_only_on_its_own_routes() {
+    let server = server_with(
+        AuthConfig {
+            api_key: Some(ADMIN.into()),
+            ..AuthConfig::default()
+        },
+        RestOptions {
+            console: Some(crate::ConsoleOptions {
+                grpc_port: Some(6334),
+            }),
+            ..RestOptions::default()
+        },
+    );
+    for (path, content_type) in [
+        ("/dashboard", "text/html; charset=utf-8"),
+        ("/dashboard/", "text/html; charset=utf-8"),
+        ("//dashboard//", "text/html; charset=utf-8"),
+        ("/dashboard/console.js", "text/javascript; charset=utf-8"),
+        ("/dashboard/console.css", "text/css; charset=utf-8"),
+        ("/dashboard/favicon.svg", "image/svg+xml"),
+    ] {
+        for key in [None, Some("wrong"), Some(ADMIN)] {
+            let reply = server.send(Method::GET, path, key, None).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path} {key:?}");
+            assert_eq!(reply.content_type(), content_type, "{path}");
+            assert_eq!(reply.headers[header::X_FRAME_OPTIONS], "DENY", "{path}");
+            let csp = reply.headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+            assert!(csp.contains("default-src 'none'"), "{path}: {csp}");
+        }
+    }
+    let page = server.send(Method::GET, "/dashboard", None, None).await;
+    assert!(page.text().contains(r#"<meta name="osprey-grpc-port" content="6334">"#));
+
+    for path in [
+        "/dashboard/../collections",
+        "/dashboard%2F..%2Fcollections",
+        "/dashboard/%2e%2e/collections",
+        "/dashboard/console.js/../../collections",
+        "/dashboard/console.js%2F..%2F..%2Fcollections",
+        "/dashboard/nope.js",
+        "/dashboard/index.html",
+        "/dashboardx",
+    ] {
+        let reply = server.send(Method::GET, path, None, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        assert_eq!(
+            reply.text(),
+            "Must provide an API key or an Authorization bearer token",
+            "{path}"
+        );
+        let reply = server.send(Method::GET, path, Some("wrong"), None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+        let reply = server.send(Method::GET, path, Some(ADMIN), None).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(reply.body.is_empty(), "{path}");
+    }
+    // The console's routes open nothing else: the API still needs a key.
+    let reply = server.send(Method::GET, "/collections", None, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
 }
 
 #[tokio::test]
@@ -629,7 +697,9 @@ fn every_table_row_is_routed_and_every_route_has_a_rule() {
         .filter(|r| r.interface == Interface::Rest)
     {
         if rule.exposure == "static-ui" {
-            // `/dashboard` belongs to the console, not to this crate.
+            // `/dashboard` is the console's (crate osprey-console), mounted
+            // only with `RestOptions::console` and kept out of the route
+            // table; `the_console_is_open_only_on_its_own_routes` covers it.
             continue;
         }
         rows += 1;

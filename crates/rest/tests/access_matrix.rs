@@ -1,7 +1,8 @@
 //! The table-driven access test of issue 3, item 9.
 //!
 //! Every `rest` row of `crates/auth/spec/access-table.tsv` (except the
-//! `/dashboard` static row, which this crate does not serve) is sent through
+//! `/dashboard` static row: the console crate serves it, only when
+//! `RestOptions::console` mounts it, and not in this matrix) is sent through
 //! the whole router with thirteen credentials, and the status and body are
 //! compared with what spec/auth.md §6 and §8 say.
 //!
