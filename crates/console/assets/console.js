@@ -300,7 +300,7 @@
     const now = Date.now();
     const rows = records.map((record) => {
       const status = keyStatus(record, now);
-      let action = '';
+      let action = null;
       if (status !== 'revoked') {
         const button = el(
           'button',
@@ -668,19 +668,20 @@
       {
         id: 'curl',
         label: 'curl',
-        note: 'The key in the api-key header.',
+        about: 'The key in the api-key header.',
         code: `curl -s '${url}/collections' \\\n  --header 'api-key: ${key}'`,
       },
       {
         id: 'curl-bearer',
         label: 'curl (Bearer)',
-        note: 'The same key as a bearer token; the server treats both forms alike.',
+        about: 'The same key as a bearer token; the server treats both forms alike.',
         code: `curl -s '${url}/collections' \\\n  --header 'Authorization: Bearer ${key}'`,
       },
       {
         id: 'python',
         label: 'Python',
-        note: 'pip install qdrant-client',
+        about: 'The official Python client, over REST.',
+        install: 'pip install qdrant-client',
         code:
           'from qdrant_client import QdrantClient\n\n' +
           `client = QdrantClient(url="${url}", api_key="${key}")\n` +
@@ -689,7 +690,8 @@
       {
         id: 'typescript',
         label: 'TypeScript',
-        note: 'npm install @qdrant/js-client-rest',
+        about: 'The official TypeScript client, over REST.',
+        install: 'npm install @qdrant/js-client-rest',
         code:
           'import { QdrantClient } from "@qdrant/js-client-rest";\n\n' +
           `const client = new QdrantClient({ url: "${url}", apiKey: "${key}" });\n` +
@@ -698,7 +700,8 @@
       {
         id: 'rust',
         label: 'Rust',
-        note: 'cargo add qdrant-client tokio --features tokio/full (gRPC)',
+        about: 'The official Rust client, over gRPC.',
+        install: 'cargo add qdrant-client tokio --features tokio/full',
         code:
           'use qdrant_client::Qdrant;\n\n' +
           '#[tokio::main]\n' +
@@ -713,7 +716,8 @@
       {
         id: 'java',
         label: 'Java',
-        note: 'Maven: io.qdrant:client (gRPC)',
+        about: 'The official Java client, over gRPC.',
+        install: 'Maven / Gradle: io.qdrant:client',
         code:
           'import io.qdrant.client.QdrantClient;\n' +
           'import io.qdrant.client.QdrantGrpcClient;\n\n' +
@@ -727,7 +731,8 @@
       {
         id: 'csharp',
         label: 'C#',
-        note: 'dotnet add package Qdrant.Client (gRPC)',
+        about: 'The official .NET client, over gRPC.',
+        install: 'dotnet add package Qdrant.Client',
         code:
           'using Qdrant.Client;\n\n' +
           `var client = new QdrantClient(host: "${host}", port: ${grpcPort}, https: ${tls}, apiKey: "${key}");\n` +
@@ -736,7 +741,8 @@
       {
         id: 'go',
         label: 'Go',
-        note: 'go get github.com/qdrant/go-client (gRPC)',
+        about: 'The official Go client, over gRPC.',
+        install: 'go get github.com/qdrant/go-client',
         code:
           'package main\n\n' +
           'import (\n\t"context"\n\t"fmt"\n\n\t"github.com/qdrant/go-client/qdrant"\n)\n\n' +
@@ -814,7 +820,12 @@
             className: 'snippet',
             hidden: i !== 0,
           },
-          el('div', { className: 'snippet-head' }, el('code', { className: 'install' }, s.note), copy),
+          el(
+            'div',
+            { className: 'snippet-head' },
+            el('p', { className: 'help' }, s.about, s.install ? [' Install: ', el('code', {}, s.install)] : null),
+            copy,
+          ),
           el('pre', { tabindex: '0', 'aria-label': `${s.label} code` }, el('code', { 'data-snippet': s.id }, s.code)),
         );
       }),
