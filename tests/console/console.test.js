@@ -17,7 +17,7 @@ import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { OspreyServer } from '../js/osprey-server.js';
-import { launch, screenshot, watch } from './browser.js';
+import { accessibilityViolations, launch, screenshot, watch } from './browser.js';
 
 const ROOT_KEY = 'console-root-key-0123456789-abcdefghij';
 const READ_ONLY_KEY = 'console-read-only-key-9876543210';
@@ -75,6 +75,12 @@ async function newPage(options = {}) {
   const p = await context.newPage();
   p.setDefaultTimeout(15_000);
   return { page: p, watcher: watch(p, server.url) };
+}
+
+/** No WCAG 2.1 A/AA violation that axe-core can see, in the page's current state. */
+async function assertAccessible(p, state) {
+  const violations = await accessibilityViolations(p);
+  assert.deepEqual(violations, [], `accessibility violations (${state}):\n${violations.join('\n')}`);
 }
 
 function assertClean(watcher) {
@@ -145,6 +151,7 @@ test('a wrong root key is refused at sign-in, and so is a valid key that is not 
   assert.ok(await p.locator('#view-keys').isHidden());
   assert.deepEqual((await session(p)).session, {}, 'a refused key must not be kept');
   await screenshot(p, 'sign-in-wrong-key');
+  await assertAccessible(p, 'sign-in with an error');
 
   // The read-only key is a valid credential, but key management needs root.
   await p.getByLabel('Root API key').fill(READ_ONLY_KEY);
@@ -171,6 +178,7 @@ test('sign in with the root key: kept in sessionStorage only, and a reload stays
   assert.equal(await page.getByLabel('Root API key').inputValue(), '', 'the form must not keep the key');
   assert.ok(await page.locator('#granular-off').isHidden(), 'new storage starts with granular access on');
   await screenshot(page, 'signed-in-no-keys');
+  await assertAccessible(page, 'no keys yet');
 
   await page.reload();
   await page.getByRole('heading', { name: 'API keys', level: 1 }).waitFor();
@@ -189,6 +197,7 @@ test('create a read-only key, read it off the page, and use it: reads pass, a wr
   await page.getByLabel('Name').fill('reporting');
   await page.getByLabel(/Read-only/).check();
   await screenshot(dialog, 'create-read-only');
+  await assertAccessible(page, 'create dialog, cluster tab');
   await page.getByRole('button', { name: 'Create', exact: true }).click();
 
   const created = page.locator('#created');
@@ -198,6 +207,7 @@ test('create a read-only key, read it off the page, and use it: reads pass, a wr
   assert.match(key, /^eyJhb[\w-]+\.[\w-]+\.[\w-]+$/, 'a granular key is a JWT');
   keys.reporting = key;
   await screenshot(page, 'created-read-only');
+  await assertAccessible(page, 'the new key shown once');
 
   // The Copy button puts exactly the key on the clipboard.
   await page.getByRole('button', { name: 'Copy', exact: true }).click();
@@ -332,6 +342,7 @@ test('keyboard only: a collection-scoped key (read-write on one collection) reac
   assert.equal(await focused(), 'created-title', 'focus moves to the shown key');
   const key = await page.locator('#new-key').inputValue();
   keys.ciDeploy = key;
+  assert.equal(await page.locator('#copy-key').textContent(), 'Copy', 'no "Copied" left over from the last key');
 
   // The snippet tabs answer the arrow keys too.
   await tabTo('snippet-tab-curl');
@@ -393,6 +404,7 @@ test('a payload-restricted key sees and writes only points with its payload valu
   await screenshot(page.getByRole('dialog', { name: 'Create API key' }), 'create-payload-missing-key');
   await page.getByRole('button', { name: `Remove condition 2 on ${DOCS}` }).click();
   await screenshot(page.getByRole('dialog', { name: 'Create API key' }), 'create-payload-restricted');
+  await assertAccessible(page, 'create dialog, collections tab with a payload condition');
 
   await page.getByRole('button', { name: 'Create', exact: true }).click();
   await page.locator('#created').waitFor({ state: 'visible' });
@@ -448,6 +460,7 @@ test('collections: name, points, status and vectors, as the root key sees them',
   assert.deepEqual(vectors.slice(2), ['keywords: sparse']);
   assert.equal(await other.locator('[data-label=Points]').textContent(), '0');
   await screenshot(page, 'collections');
+  await assertAccessible(page, 'collections');
   await page.getByRole('button', { name: 'API keys' }).click();
   await keyRow(page, 'reporting').waitFor();
 });
@@ -464,6 +477,7 @@ test('revoke asks first; once confirmed, the key is refused from the next reques
   assert.match(await confirm.textContent(), new RegExp(`The key ending ${postfix} will be refused from its next request`));
   assert.equal(await page.evaluate(() => document.activeElement.id), 'revoke-cancel', 'the safe choice has focus');
   await screenshot(page, 'revoke-confirm');
+  await assertAccessible(page, 'revoke confirmation');
   await page.keyboard.press('Escape');
   await confirm.waitFor({ state: 'hidden' });
   assert.equal((await rest('GET', '/collections', key)).status, 200);
@@ -498,6 +512,7 @@ test('granular access off: the page says so, shows the server refusing a new key
   await keyRow(page, 'legacy admin').waitFor();
   assert.equal(await keyRow(page, 'legacy admin').locator('[data-label=Access]').textContent(), 'Admin: full access');
   await screenshot(page, 'granular-off');
+  await assertAccessible(page, 'granular access off, with keys of every status');
 
   // Creating a granular key now: the server refuses, and the page says why.
   await page.getByRole('button', { name: 'Create API key' }).click();
@@ -537,6 +552,7 @@ test('phone width: the list and the create dialog fit a 390 px screen', async ()
     .evaluate((td) => getComputedStyle(td, '::before').content);
   assert.equal(label, '"Access"');
   await screenshot(phone, 'phone-keys', { fullPage: true });
+  await assertAccessible(phone, 'phone: keys');
 
   await phone.getByRole('button', { name: 'Create API key' }).click();
   const dialog = phone.getByRole('dialog', { name: 'Create API key' });
@@ -547,12 +563,29 @@ test('phone width: the list and the create dialog fit a 390 px screen', async ()
   const box = await dialog.boundingBox();
   assert.ok(box.x >= 0 && box.x + box.width <= 390, `the dialog spans ${box.x}..${box.x + box.width}`);
   await screenshot(phone, 'phone-create');
+  await assertAccessible(phone, 'phone: create dialog');
   await phone.getByRole('button', { name: 'Cancel' }).click();
 
   await phone.getByRole('button', { name: 'Collections' }).click();
   await phone.locator(`#collections-body tr[data-collection=${OTHER}]`).waitFor();
   assert.ok((await overflow()) <= 0, 'the collections list scrolls sideways');
   await screenshot(phone, 'phone-collections', { fullPage: true });
+  assertClean(watcher);
+});
+
+test("a key past its expiry is listed as expired (the page's clock moved 31 days on)", async () => {
+  const { page: later, watcher } = await newPage();
+  await later.clock.install({ time: Date.now() + 31 * 86_400_000 });
+  await signIn(later, ROOT_KEY);
+  await keyRow(later, 'ci deploy').waitFor();
+  const status = async (name) => await keyRow(later, name).locator('[data-label=Status]').textContent();
+  assert.equal(await status('ci deploy'), 'expired', 'made with a 30-day expiry');
+  assert.equal(await status('reporting'), 'revoked', 'revocation wins over expiry');
+  assert.equal(await status('tenant acme'), 'active', 'made with no expiry');
+  // Expired keys can still be revoked; revoked ones offer nothing.
+  assert.equal(await keyRow(later, 'ci deploy').getByRole('button', { name: /^Revoke ci deploy/ }).count(), 1);
+  await screenshot(later, 'expired');
+  await assertAccessible(later, 'keys of every status');
   assertClean(watcher);
 });
 

@@ -763,6 +763,15 @@
     ];
   }
 
+  /** Pending "Copied" → "Copy" resets, by button. */
+  const copyResets = new WeakMap();
+
+  function resetCopyButton(button) {
+    window.clearTimeout(copyResets.get(button));
+    copyResets.delete(button);
+    button.textContent = 'Copy';
+  }
+
   async function copyText(text, button, what) {
     let copied = false;
     try {
@@ -773,9 +782,11 @@
     }
     button.textContent = copied ? 'Copied' : 'Copy failed: select and copy by hand';
     announce(copied ? `${what} copied to the clipboard.` : `Copying failed. Select the ${what.toLowerCase()} and copy it by hand.`);
-    window.setTimeout(() => {
-      button.textContent = 'Copy';
-    }, 4000);
+    window.clearTimeout(copyResets.get(button));
+    copyResets.set(
+      button,
+      window.setTimeout(() => resetCopyButton(button), 4000),
+    );
   }
 
   function showCreated(created) {
@@ -837,6 +848,7 @@
   /** Forgets the shown secret: nothing of it stays in the page once the dialog closes. */
   function wipeSecret() {
     $('new-key').value = '';
+    resetCopyButton($('copy-key'));
     $('new-key-name').textContent = '';
     $('snippet-tabs').replaceChildren();
     $('snippet-panels').replaceChildren();

@@ -33,7 +33,7 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::response::Response;
 use axum::routing::get;
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -78,7 +78,7 @@ pub struct ConsoleOptions {
 
 /// One embedded file, ready to answer.
 struct Asset {
-    body: &'static [u8],
+    body: Bytes,
     content_type: &'static str,
     /// `None`: `no-store` (the page). `Some`: `no-cache` with this `ETag`.
     etag: Option<HeaderValue>,
@@ -97,13 +97,11 @@ where
     S: Clone + Send + Sync + 'static,
 {
     let port = options.grpc_port.map(|p| p.to_string()).unwrap_or_default();
-    // Leaked once per router built: the page is a few kilobytes, and a
-    // server builds its router once.
-    let index: &'static str = Box::leak(INDEX_HTML.replace(GRPC_PORT_MARKER, &port).into_boxed_str());
+    let index = INDEX_HTML.replace(GRPC_PORT_MARKER, &port);
     let mut router = Router::new().route(
         MOUNT,
         serve(Asset {
-            body: index.as_bytes(),
+            body: Bytes::from(index),
             content_type: "text/html; charset=utf-8",
             etag: None,
         }),
@@ -112,7 +110,7 @@ where
         router = router.route(
             path,
             serve(Asset {
-                body: body.as_bytes(),
+                body: Bytes::from_static(body.as_bytes()),
                 content_type,
                 etag: Some(etag(body.as_bytes())),
             }),
@@ -154,7 +152,7 @@ impl Asset {
         let mut response = if not_modified {
             Response::new(Body::empty())
         } else {
-            Response::new(Body::from(self.body))
+            Response::new(Body::from(self.body.clone()))
         };
         if not_modified {
             *response.status_mut() = StatusCode::NOT_MODIFIED;
