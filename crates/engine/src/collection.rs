@@ -140,10 +140,8 @@ impl Collection {
             .payload_index
             .iter()
             .map(|(field, schema)| {
-                let path: Option<JsonPath> = field.parse().ok();
-                let points = path
-                    .map(|p| state.payloads.iter().filter(|pl| !payload_path::values(pl, &p).is_empty()).count())
-                    .unwrap_or(0) as u64;
+                // Points with a value of the index's type, as Qdrant counts them.
+                let points = state.field_indexes.points(field).unwrap_or(0) as u64;
                 let data_type = schema
                     .schema_type()
                     .and_then(|t| serde_json::to_value(t).ok())
@@ -219,6 +217,7 @@ impl Collection {
         if schema.schema_type().is_none() {
             return Err(EngineError::BadInput(format!("Unknown payload index type in {schema:?}")));
         }
+        crate::payload_index::check_schema(&schema).map_err(EngineError::BadInput)?;
         let seq = self.write(|_, _| Ok(WalEntry::CreateIndex(request)), wait)?;
         Ok(result(seq, wait))
     }
@@ -351,7 +350,7 @@ impl Collection {
             let direction = order_by.direction.unwrap_or_default();
             let start = order_by.start_from.as_ref().map(order_value).transpose()?.flatten();
             let mut entries: Vec<(f64, Value, PointId, usize)> = Vec::new();
-            for offset in 0..store.len() {
+            for offset in store.filter_scan(request.filter.as_ref()) {
                 if !matches(offset) {
                     continue;
                 }
@@ -384,23 +383,9 @@ impl Collection {
             return Ok(ScrollResult { points, next_page_offset: None });
         }
 
-        let range = match request.offset {
-            Some(start) => store.offsets.range(start..),
-            None => store.offsets.range(..),
-        };
-        let mut points = Vec::with_capacity(limit.min(store.len()));
-        let mut next_page_offset = None;
-        for (&id, &offset) in range {
-            let offset = offset as usize;
-            if !matches(offset) {
-                continue;
-            }
-            if points.len() == limit {
-                next_page_offset = Some(id);
-                break;
-            }
-            points.push(make_record(&store, &config, offset, &with_payload, &with_vector));
-        }
+        let candidates = request.filter.as_ref().and_then(|f| scroll_candidates(&store, f, limit));
+        let (page, next_page_offset) = scroll_page(&store, request.filter.as_ref(), request.offset, limit, candidates);
+        let points = page.into_iter().map(|offset| make_record(&store, &config, offset, &with_payload, &with_vector)).collect();
         Ok(ScrollResult { points, next_page_offset })
     }
 
@@ -409,10 +394,65 @@ impl Collection {
         let store = self.state.read();
         let count = match &request.filter {
             None => store.len(),
-            Some(filter) => (0..store.len()).filter(|&o| filter.matches(&store.view(o))).count(),
+            Some(filter) => store.filter_scan(Some(filter)).filter(|&o| filter.matches(&store.view(o))).count(),
         };
         Ok(CountResult { count: count as u64 })
     }
+}
+
+/// The candidates a scroll page should read, when reading them beats walking
+/// the ids in order: the walk stops after `limit + 1` matches, so it wins
+/// when matches are dense; sorting the candidates by id wins when they are few.
+fn scroll_candidates(store: &PointStore, filter: &Filter, limit: usize) -> Option<Vec<u32>> {
+    let expected = store.estimate_cardinality(filter).exp;
+    let walk = (limit + 1).saturating_mul(store.len()).saturating_mul(16);
+    if expected.saturating_mul(expected) > walk {
+        return None;
+    }
+    store.filter_candidates(filter)
+}
+
+/// One page of a scroll by id: the offsets of up to `limit` matching points
+/// with id `start` or above, in id order, and the id of the next match (the
+/// next page's start). `candidates` (a superset of the matches, from the
+/// payload indexes) gives the same page as walking every id.
+pub(crate) fn scroll_page(
+    store: &PointStore,
+    filter: Option<&Filter>,
+    start: Option<PointId>,
+    limit: usize,
+    candidates: Option<Vec<u32>>,
+) -> (Vec<usize>, Option<PointId>) {
+    let matches = |offset: usize| filter.is_none_or(|f| f.matches(&store.view(offset)));
+    let in_order: Box<dyn Iterator<Item = (PointId, usize)>> = match candidates {
+        Some(candidates) => {
+            let mut by_id: Vec<(PointId, usize)> = candidates
+                .into_iter()
+                .map(|o| (store.ids[o as usize], o as usize))
+                .filter(|(id, _)| start.is_none_or(|s| *id >= s))
+                .collect();
+            by_id.sort_unstable();
+            Box::new(by_id.into_iter())
+        }
+        None => {
+            let range = match start {
+                Some(start) => store.offsets.range(start..),
+                None => store.offsets.range(..),
+            };
+            Box::new(range.map(|(&id, &offset)| (id, offset as usize)))
+        }
+    };
+    let mut page = Vec::with_capacity(limit.min(store.len()));
+    for (id, offset) in in_order {
+        if !matches(offset) {
+            continue;
+        }
+        if page.len() == limit {
+            return (page, Some(id));
+        }
+        page.push(offset);
+    }
+    (page, None)
 }
 
 fn result(seq: u64, wait: bool) -> UpdateResult {
@@ -704,7 +744,9 @@ fn select(store: &PointStore, points: Option<&[PointId]>, filter: Option<&Filter
             .filter(|id| store.offsets.get(id).is_some_and(|&o| f.matches(&store.view(o as usize))))
             .copied()
             .collect(),
-        (None, Some(f)) => (0..store.len()).filter(|&o| f.matches(&store.view(o))).map(|o| store.ids[o]).collect(),
+        (None, Some(f)) => {
+            store.filter_scan(Some(f)).filter(|&o| f.matches(&store.view(o))).map(|o| store.ids[o]).collect()
+        }
         (None, None) => Vec::new(),
     }
 }
@@ -722,11 +764,11 @@ fn apply_entry(store: &mut PointStore, config: &CollectionConfig, entry: &WalEnt
     match entry {
         WalEntry::CreateIndex(request) => {
             if let Some(schema) = &request.field_schema {
-                store.payload_index.insert(request.field_name.clone(), schema.clone());
+                store.create_payload_index(&request.field_name, schema.clone());
             }
         }
         WalEntry::DeleteIndex(field) => {
-            store.payload_index.remove(field);
+            store.delete_payload_index(field);
         }
         WalEntry::Update(ops) => {
             for op in ops {
@@ -782,39 +824,37 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
             let key = set.key.as_deref().and_then(|k| k.parse::<JsonPath>().ok());
             for id in select(store, set.points.as_deref(), set.filter.as_ref()) {
                 let offset = store.offsets[&id] as usize;
-                payload_path::set_at(&mut store.payloads[offset], key.as_ref(), &set.payload);
-                store.versions[offset] = seq;
+                store.update_payload(offset, seq, |payload| payload_path::set_at(payload, key.as_ref(), &set.payload));
             }
         }
         UpdateOperation::OverwritePayload(set) => {
             let key = set.key.as_deref().and_then(|k| k.parse::<JsonPath>().ok());
             for id in select(store, set.points.as_deref(), set.filter.as_ref()) {
                 let offset = store.offsets[&id] as usize;
-                match &key {
-                    None => store.payloads[offset] = set.payload.clone(),
+                store.update_payload(offset, seq, |payload| match &key {
+                    None => *payload = set.payload.clone(),
                     Some(path) => {
-                        payload_path::delete_at(&mut store.payloads[offset], path);
-                        payload_path::set_at(&mut store.payloads[offset], Some(path), &set.payload);
+                        payload_path::delete_at(payload, path);
+                        payload_path::set_at(payload, Some(path), &set.payload);
                     }
-                }
-                store.versions[offset] = seq;
+                });
             }
         }
         UpdateOperation::DeletePayload(del) => {
             let paths: Vec<JsonPath> = del.keys.iter().filter_map(|k| k.parse().ok()).collect();
             for id in select(store, del.points.as_deref(), del.filter.as_ref()) {
                 let offset = store.offsets[&id] as usize;
-                for path in &paths {
-                    payload_path::delete_at(&mut store.payloads[offset], path);
-                }
-                store.versions[offset] = seq;
+                store.update_payload(offset, seq, |payload| {
+                    for path in &paths {
+                        payload_path::delete_at(payload, path);
+                    }
+                });
             }
         }
         UpdateOperation::ClearPayload(selector) => {
             for id in selector_ids(store, selector) {
                 let offset = store.offsets[&id] as usize;
-                store.payloads[offset] = Payload::new();
-                store.versions[offset] = seq;
+                store.update_payload(offset, seq, |payload| *payload = Payload::new());
             }
         }
         UpdateOperation::UpdateVectors(update) => {

@@ -43,7 +43,7 @@ impl Collection {
             }
         }
         let mut counts: HashMap<String, (Value, u64)> = HashMap::new();
-        for offset in 0..store.len() {
+        for offset in store.filter_scan(request.filter.as_ref()) {
             if request.filter.as_ref().is_some_and(|f| !f.matches(&store.view(offset))) {
                 continue;
             }
@@ -113,7 +113,8 @@ impl Collection {
         let Some(VectorColumn::Dense(column)) = store.columns.get(&using) else {
             return Err(EngineError::BadInput(format!("The distance matrix needs a dense vector; `{using}` is not")));
         };
-        let mut offsets: Vec<usize> = (0..store.len())
+        let mut offsets: Vec<usize> = store
+            .filter_scan(request.filter.as_ref())
             .filter(|&o| column.present[o])
             .filter(|&o| request.filter.as_ref().is_none_or(|f| f.matches(&store.view(o))))
             .collect();

@@ -7,6 +7,9 @@
 //! `NestedCondition`, `MinShould`). Evaluation follows Qdrant's payload checks
 //! without indexes (`lib/segment/src/payload_storage/query_checker.rs` and
 //! `condition_checker.rs`), quirks included; each quirk is noted where it lives.
+//! The one index that changes a result is a full-text index: a [`PointView`]
+//! that reports one ([`PointView::full_text_index`]) gets Qdrant's token
+//! semantics for `text`, `text_any` and `phrase` on that field.
 //!
 //! Deserialisation accepts exactly what Qdrant's untagged enums accept (the
 //! variants are tried in Qdrant's order), but when nothing fits it reports the
@@ -22,6 +25,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
 use crate::geo::{GeoBoundingBox, GeoError, GeoPoint, GeoPolygon, GeoRadius};
+use crate::payload_index::{TextQuery, Tokenizer};
 use crate::payload_path::{JsonPath, JsonPathItem, raw_values};
 use crate::types::{Payload, PointId};
 
@@ -32,6 +36,14 @@ pub trait PointView {
     /// Whether the point has a vector under `name`; `""` is the default unnamed
     /// vector. A name the collection does not know is simply `false`.
     fn has_vector(&self, name: &str) -> bool;
+    /// The tokenizer of the full-text index on the field `key`, reached
+    /// through the keys of the enclosing nested conditions (`prefix`, each
+    /// ending in `[]`), when the point's collection has one there. Text
+    /// matches on that field then compare tokens, not substrings.
+    fn full_text_index(&self, prefix: &[&JsonPath], key: &JsonPath) -> Option<&Tokenizer> {
+        let _ = (prefix, key);
+        None
+    }
 }
 
 /// A boolean combination of conditions. Every clause that is present must hold:
@@ -174,10 +186,11 @@ pub struct Nested {
 
 /// How a field's values are compared.
 ///
-/// Without a full-text index (Osprey has none yet), `text` and `phrase` are
-/// case-sensitive substring tests and `text_any` matches when any
-/// whitespace-separated token of the query is a substring; this is what Qdrant
-/// does for fields without a text index.
+/// Without a full-text index, `text` and `phrase` are case-sensitive
+/// substring tests and `text_any` matches when any whitespace-separated token
+/// of the query is a substring; this is what Qdrant does for fields without a
+/// text index. With one, they compare the index's tokens of all the field's
+/// strings (see `payload_index::text`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Match {
@@ -871,15 +884,28 @@ impl FieldCondition {
 struct Subject<'a> {
     payload: &'a Payload,
     point: Option<&'a dyn PointView>,
+    /// The top-level point, also inside nested conditions: it knows the
+    /// collection's full-text indexes.
+    indexes: &'a dyn PointView,
+    /// Keys of the nested conditions between the point and `payload`.
+    prefix: &'a [&'a JsonPath],
+}
+
+impl<'a> Subject<'a> {
+    fn top(point: &'a dyn PointView) -> Self {
+        Subject {
+            payload: point.payload(),
+            point: Some(point),
+            indexes: point,
+            prefix: &[],
+        }
+    }
 }
 
 impl Filter {
     /// Whether the point passes the filter.
     pub fn matches(&self, point: &dyn PointView) -> bool {
-        self.check(Subject {
-            payload: point.payload(),
-            point: Some(point),
-        })
+        self.check(Subject::top(point))
     }
 
     fn check(&self, subject: Subject<'_>) -> bool {
@@ -910,15 +936,12 @@ impl Filter {
 impl Condition {
     /// Whether the point satisfies this one condition.
     pub fn matches(&self, point: &dyn PointView) -> bool {
-        self.check(Subject {
-            payload: point.payload(),
-            point: Some(point),
-        })
+        self.check(Subject::top(point))
     }
 
     fn check(&self, subject: Subject<'_>) -> bool {
         match self {
-            Condition::Field(field) => field.matches_payload(subject.payload),
+            Condition::Field(field) => field.check(subject),
             Condition::IsEmpty(c) => raw_values(subject.payload, &c.is_empty.key)
                 .iter()
                 .all(|v| match v {
@@ -931,15 +954,15 @@ impl Condition {
                 .any(|v| v.is_null()),
             Condition::HasId(c) => subject.point.is_some_and(|p| c.has_id.contains(&p.id())),
             Condition::HasVector(c) => subject.point.is_some_and(|p| p.has_vector(&c.has_vector)),
-            Condition::Nested(c) => c.nested.check(subject.payload),
+            Condition::Nested(c) => c.nested.check(subject),
             Condition::Filter(filter) => filter.check(subject),
         }
     }
 }
 
 impl Nested {
-    fn check(&self, payload: &Payload) -> bool {
-        let found = raw_values(payload, &self.key);
+    fn check(&self, subject: Subject<'_>) -> bool {
+        let found = raw_values(subject.payload, &self.key);
         // The key gets an implicit `[]`: take the items of arrays found there.
         let items: Box<dyn Iterator<Item = &Value>> =
             if self.key.items().last() == Some(&JsonPathItem::WildcardIndex) {
@@ -947,17 +970,44 @@ impl Nested {
             } else {
                 Box::new(found.into_iter().filter_map(Value::as_array).flatten())
             };
+        let key = self.key.array_key();
+        let mut prefix = subject.prefix.to_vec();
+        prefix.push(&key);
         items.filter_map(Value::as_object).any(|element| {
             self.filter.check(Subject {
                 payload: element,
                 point: None,
+                indexes: subject.indexes,
+                prefix: &prefix,
             })
         })
     }
 }
 
 impl FieldCondition {
-    /// Evaluates the condition on a payload alone.
+    fn check(&self, subject: Subject<'_>) -> bool {
+        let text = match &self.r#match {
+            Some(Match::Text(MatchText { text })) => Some((TextQuery::All, text)),
+            Some(Match::TextAny(MatchTextAny { text_any })) => Some((TextQuery::Any, text_any)),
+            Some(Match::Phrase(MatchPhrase { phrase })) => Some((TextQuery::Phrase, phrase)),
+            _ => None,
+        };
+        let counted = self.values_count.is_some() || self.is_empty.is_some() || self.is_null.is_some();
+        let tokenizer = match text {
+            Some(_) if !counted => subject.indexes.full_text_index(subject.prefix, &self.key),
+            _ => None,
+        };
+        let (Some((kind, query)), Some(tokenizer)) = (text, tokenizer) else {
+            return self.matches_payload(subject.payload);
+        };
+        // A full-text index reads all the strings of the field as one
+        // document; the other parts of the condition still look at each value.
+        let values = crate::payload_path::values(subject.payload, &self.key);
+        let strings: Vec<&str> = values.iter().filter_map(|v| v.as_str()).collect();
+        tokenizer.matches(kind, query, &strings) || values.iter().any(|v| self.check_single_except_match(v))
+    }
+
+    /// Evaluates the condition on a payload alone, without any index.
     pub fn matches_payload(&self, payload: &Payload) -> bool {
         let values = raw_values(payload, &self.key);
         if values.is_empty() {
@@ -998,9 +1048,13 @@ impl FieldCondition {
     }
 
     fn check_single(&self, value: &Value) -> bool {
+        self.r#match.as_ref().is_some_and(|m| m.check(value)) || self.check_single_except_match(value)
+    }
+
+    /// The range and geo parts of [`Self::check_single`].
+    fn check_single_except_match(&self, value: &Value) -> bool {
         let geo = || GeoPoint::from_payload(value);
-        self.r#match.as_ref().is_some_and(|m| m.check(value))
-            || self.range.as_ref().is_some_and(|r| r.check(value))
+        self.range.as_ref().is_some_and(|r| r.check(value))
             || self
                 .geo_radius
                 .as_ref()

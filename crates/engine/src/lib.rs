@@ -9,6 +9,7 @@ mod facet;
 pub mod filter;
 pub mod geo;
 pub mod operations;
+mod payload_index;
 pub mod payload_path;
 pub mod requests;
 mod restriction;

@@ -666,7 +666,7 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
             && stage.filter.as_ref().is_none_or(|f| f.matches(&store.view(offset)))
     };
     let candidates: Vec<usize> = match &prefetched {
-        None => (0..store.len()).filter(|&o| passes(o)).collect(),
+        None => store.filter_scan(stage.filter.as_ref()).filter(|&o| passes(o)).collect(),
         Some(lists) => {
             let mut seen = HashSet::new();
             lists

@@ -14,6 +14,8 @@
 //! ```
 //! The JSON part holds ids, versions, payloads, payload index schema, sparse
 //! and multi vectors. A file whose checksum fails is refused, never trusted.
+//! Payload index structures are not stored: they are rebuilt from the schema
+//! and the payloads on load.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -23,8 +25,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{CollectionConfig, Distance};
 use crate::error::{EngineError, Result};
-use crate::filter::PointView;
+use crate::filter::{Filter, PointView};
 use crate::operations::PayloadFieldSchema;
+use crate::payload_index::{Cardinality, FieldIndexes, Tokenizer};
+use crate::payload_path::JsonPath;
 use crate::types::{Payload, PointId, SparseVector, Vector};
 
 const MAGIC: &[u8; 8] = b"OSPRSEG1";
@@ -129,7 +133,13 @@ pub(crate) struct PointStore {
     pub versions: Vec<u64>,
     pub payloads: Vec<Payload>,
     pub columns: BTreeMap<String, VectorColumn>,
+    /// The payload index schema, by field name. Change it only through
+    /// [`PointStore::create_payload_index`] / [`PointStore::delete_payload_index`].
     pub payload_index: BTreeMap<String, PayloadFieldSchema>,
+    /// The structures of those indexes over the offsets above. Every change
+    /// to `payloads` or to the offsets goes through a method here that keeps
+    /// them current.
+    pub field_indexes: FieldIndexes,
     /// The last write-ahead log record whose effect this state includes.
     pub applied_seq: u64,
 }
@@ -151,6 +161,10 @@ impl PointView for PointRef<'_> {
 
     fn has_vector(&self, name: &str) -> bool {
         self.store.columns.get(name).is_some_and(|c| c.has(self.offset))
+    }
+
+    fn full_text_index(&self, prefix: &[&JsonPath], key: &JsonPath) -> Option<&Tokenizer> {
+        self.store.field_indexes.tokenizer(prefix, key)
     }
 }
 
@@ -266,7 +280,9 @@ impl PointStore {
                 for column in self.columns.values_mut() {
                     column.clear(offset);
                 }
+                self.field_indexes.remove(offset, &self.payloads[offset]);
                 self.payloads[offset] = payload;
+                self.field_indexes.add(offset, &self.payloads[offset]);
                 self.versions[offset] = version;
                 offset
             }
@@ -275,6 +291,7 @@ impl PointStore {
                 self.offsets.insert(id, offset as u32);
                 self.ids.push(id);
                 self.versions.push(version);
+                self.field_indexes.add(offset, &payload);
                 self.payloads.push(payload);
                 for column in self.columns.values_mut() {
                     column.push_empty();
@@ -308,6 +325,46 @@ impl PointStore {
         self.versions[offset] = version;
     }
 
+    /// Changes the payload of the point at `offset` in place (set, overwrite,
+    /// delete or clear payload), keeping the payload indexes current.
+    pub fn update_payload(&mut self, offset: usize, version: u64, change: impl FnOnce(&mut Payload)) {
+        self.field_indexes.remove(offset, &self.payloads[offset]);
+        change(&mut self.payloads[offset]);
+        self.field_indexes.add(offset, &self.payloads[offset]);
+        self.versions[offset] = version;
+    }
+
+    /// Creates (or replaces) the index of `field` and fills it from the payloads.
+    pub fn create_payload_index(&mut self, field: &str, schema: PayloadFieldSchema) {
+        self.field_indexes.create(field, &schema, &self.payloads);
+        self.payload_index.insert(field.to_string(), schema);
+    }
+
+    pub fn delete_payload_index(&mut self, field: &str) {
+        self.field_indexes.delete(field);
+        self.payload_index.remove(field);
+    }
+
+    /// Offsets (ascending) that may match `filter`, a superset of the
+    /// matches, or `None` when the payload indexes do not narrow it usefully.
+    /// Callers still check each candidate with `filter.matches`.
+    pub fn filter_candidates(&self, filter: &Filter) -> Option<Vec<u32>> {
+        self.field_indexes.candidates(filter, &self.offsets, self.len())
+    }
+
+    /// How many points `filter` may match, from the payload indexes.
+    pub fn estimate_cardinality(&self, filter: &Filter) -> Cardinality {
+        self.field_indexes.estimate(filter, &self.offsets, self.len())
+    }
+
+    /// The offsets to check for `filter`, ascending: its candidates, or every point.
+    pub fn filter_scan(&self, filter: Option<&Filter>) -> Box<dyn Iterator<Item = usize> + '_> {
+        match filter.and_then(|f| self.filter_candidates(f)) {
+            Some(candidates) => Box::new(candidates.into_iter().map(|o| o as usize)),
+            None => Box::new(0..self.len()),
+        }
+    }
+
     /// Removes a point; the last point moves into its offset.
     pub fn remove(&mut self, id: &PointId) -> bool {
         let Some(offset) = self.offsets.remove(id) else {
@@ -315,6 +372,10 @@ impl PointStore {
         };
         let offset = offset as usize;
         let last = self.ids.len() - 1;
+        self.field_indexes.remove(offset, &self.payloads[offset]);
+        if offset != last {
+            self.field_indexes.moved(last, offset, &self.payloads[last]);
+        }
         self.ids.swap_remove(offset);
         self.versions.swap_remove(offset);
         self.payloads.swap_remove(offset);
@@ -440,6 +501,7 @@ impl PointStore {
             }
         }
         let offsets = meta.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
+        let field_indexes = FieldIndexes::build(&meta.payload_index, &meta.payloads);
         Ok(PointStore {
             offsets,
             ids: meta.ids,
@@ -447,6 +509,7 @@ impl PointStore {
             payloads: meta.payloads,
             columns,
             payload_index: meta.payload_index,
+            field_indexes,
             applied_seq,
         })
     }

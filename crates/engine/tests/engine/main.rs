@@ -1,5 +1,6 @@
 //! Engine integration tests: one binary, one module per theme.
 
 mod durability;
+mod payload_index;
 mod snapshots;
 mod restriction;
