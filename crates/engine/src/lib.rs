@@ -8,6 +8,7 @@ mod error;
 mod facet;
 pub mod filter;
 pub mod geo;
+mod hnsw;
 pub mod operations;
 mod payload_index;
 pub mod payload_path;
