@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use parking_lot::{Mutex, RwLock};
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,8 @@ use crate::requests::{
     CountRequest, CountResult, Direction, PayloadSelector, PointRequest, Record, ScrollRequest,
     ScrollResult, VectorOutput, WithPayload, WithVector,
 };
-use crate::segment::{PointStore, write_atomically};
+use crate::segment::{PointStore, VectorColumn, write_atomically};
+use crate::vector_index::{self, BuildPlan};
 use crate::types::{DEFAULT_VECTOR, Payload, PointId, Vector, VectorStruct};
 use crate::wal::{Wal, WalOptions};
 
@@ -69,6 +71,12 @@ pub struct Collection {
     /// Bytes logged since the last checkpoint; past the WAL capacity we checkpoint.
     logged_bytes: AtomicU64,
     checkpoint_lock: Mutex<()>,
+    /// Set while the optimizer builds an index for this collection.
+    optimizing: AtomicBool,
+    /// Set once the collection is deleted or replaced: builds stop.
+    dropped: AtomicBool,
+    /// When the last write was applied, for the optimizer's idle rule.
+    last_write: Mutex<Instant>,
 }
 
 impl Collection {
@@ -100,6 +108,7 @@ impl Collection {
         if replayed > 0 {
             tracing::info!(collection = name, records = replayed, "replayed write-ahead log");
         }
+        attach_indexes(name, dir, &mut store);
         Ok(Collection {
             name: name.to_string(),
             dir: dir.to_path_buf(),
@@ -108,6 +117,9 @@ impl Collection {
             wal,
             logged_bytes: AtomicU64::new(0),
             checkpoint_lock: Mutex::new(()),
+            optimizing: AtomicBool::new(false),
+            dropped: AtomicBool::new(false),
+            last_write: Mutex::new(Instant::now()),
         })
     }
 
@@ -130,6 +142,7 @@ impl Collection {
 
     /// Removes the collection's files (after the catalog forgot it).
     pub(crate) fn destroy(&self) -> Result<()> {
+        self.mark_dropped();
         std::fs::remove_dir_all(&self.dir).map_err(|e| EngineError::io(format!("removing {}", self.dir.display()), e))
     }
 
@@ -154,10 +167,19 @@ impl Collection {
                 (field.clone(), PayloadIndexInfo { data_type, params, points })
             })
             .collect();
+        let mut indexed_vectors_count = 0u64;
+        let mut pending = false;
+        for (name, column) in &state.columns {
+            if let VectorColumn::Dense(c) = column {
+                indexed_vectors_count += c.index.as_ref().map_or(0, |ix| ix.live() as u64);
+                pending |= vector_index::needed_work(&config, name, c, false).is_some();
+            }
+        }
+        let busy = pending || self.optimizing.load(Ordering::Acquire);
         CollectionInfo {
-            status: "green".into(),
+            status: if busy { "yellow" } else { "green" }.into(),
             optimizer_status: "ok".into(),
-            indexed_vectors_count: 0,
+            indexed_vectors_count,
             points_count: state.len() as u64,
             segments_count: 1,
             config,
@@ -243,6 +265,7 @@ impl Collection {
             apply_entry(&mut store, &config, &entry, seq);
             store.applied_seq = seq;
             self.logged_bytes.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+            *self.last_write.lock() = Instant::now();
             seq
         };
         if wait {
@@ -291,6 +314,89 @@ impl Collection {
         self.wal.truncate_before(seq + 1)?;
         self.logged_bytes.store(0, Ordering::Relaxed);
         Ok((config, bytes))
+    }
+
+    // ---- the optimizer ----------------------------------------------------
+
+    pub(crate) fn mark_dropped(&self) {
+        self.dropped.store(true, Ordering::Release);
+    }
+
+    /// Builds or extends the HNSW index of one column that needs it. Returns
+    /// whether it did any work. Runs on the optimizer thread; searches and
+    /// writes go on meanwhile (see `vector_index` for how).
+    pub(crate) fn optimize_once(&self, shutdown: &(dyn Fn() -> bool + Sync)) -> bool {
+        let idle = self.last_write.lock().elapsed() >= IDLE_BEFORE_TAIL_INDEXING;
+        let plan = {
+            let config = self.config.read();
+            let store = self.state.read();
+            let work = store.columns.iter().find_map(|(name, column)| match column {
+                VectorColumn::Dense(c) => vector_index::needed_work(&config, name, c, idle).map(|w| (name.clone(), w)),
+                _ => None,
+            });
+            let Some((name, work)) = work else { return false };
+            self.optimizing.store(true, Ordering::Release);
+            BuildPlan::new(&config, &store, &name, work)
+        };
+        let Some(plan) = plan else {
+            self.optimizing.store(false, Ordering::Release);
+            return false;
+        };
+        let started = Instant::now();
+        let stop = || shutdown() || self.dropped.load(Ordering::Acquire);
+        let built = plan.build(&stop);
+        let (name, work, new_points) = (plan.name.clone(), plan.work, plan.new_points());
+        let installed = match built {
+            Some(mut graph) => {
+                if plan.payload_m.is_some() {
+                    let groups = {
+                        let store = self.state.read();
+                        payload_groups(&store, plan.new_node_offsets(&store))
+                    };
+                    plan.add_payload_links(&mut graph, &groups);
+                }
+                let mut store = self.state.write();
+                if self.dropped.load(Ordering::Acquire) {
+                    false
+                } else {
+                    plan.install(&mut store, graph)
+                }
+            }
+            None => false,
+        };
+        if installed {
+            tracing::info!(
+                collection = %self.name, vector = %name, ?work, points = new_points,
+                seconds = started.elapsed().as_secs_f32(), "vector index built"
+            );
+            self.save_index(&name);
+        }
+        self.optimizing.store(false, Ordering::Release);
+        true
+    }
+
+    /// Writes the graph of vector `name` next to the checkpoint, so a restart
+    /// reloads it instead of building it again.
+    fn save_index(&self, name: &str) {
+        let bytes = {
+            let store = self.state.read();
+            match store.columns.get(name) {
+                Some(VectorColumn::Dense(c)) => vector_index::encode_index(c, &store),
+                _ => None,
+            }
+        };
+        let Some(bytes) = bytes else { return };
+        let path = vector_index::graph_path(&self.dir, name);
+        if self.dropped.load(Ordering::Acquire) {
+            return;
+        }
+        let written = path
+            .parent()
+            .map_or(Ok(()), |p| std::fs::create_dir_all(p).map_err(|e| EngineError::io(format!("creating {}", p.display()), e)))
+            .and_then(|()| write_atomically(&path, &bytes));
+        if let Err(e) = written {
+            tracing::warn!(collection = %self.name, vector = name, error = %e, "could not save the vector index; it will be rebuilt after a restart");
+        }
     }
 
     // ---- reads ----------------------------------------------------------
@@ -608,6 +714,69 @@ pub(crate) fn select_vectors(
         }
         _ => Some(VectorOutput::Named(named)),
     }
+}
+
+/// How long a collection must go without writes before the optimizer also
+/// indexes a tail smaller than the indexing threshold.
+const IDLE_BEFORE_TAIL_INDEXING: Duration = Duration::from_secs(2);
+
+/// Loads the saved graphs of a collection's dense vectors; a graph that does
+/// not load is dropped (and rebuilt by the optimizer), never trusted.
+fn attach_indexes(name: &str, dir: &Path, store: &mut PointStore) {
+    let dense: Vec<String> = store
+        .columns
+        .iter()
+        .filter(|(_, c)| matches!(c, VectorColumn::Dense(_)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    for vector in dense {
+        let path = vector_index::graph_path(dir, &vector);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                tracing::warn!(collection = name, path = %path.display(), error = %e, "cannot read vector index; rebuilding");
+                continue;
+            }
+        };
+        if let Err(reason) = vector_index::attach_index(&bytes, &vector, store) {
+            tracing::warn!(collection = name, path = %path.display(), reason, "vector index does not load; rebuilding");
+        }
+    }
+}
+
+/// Groups of new graph nodes that share a keyword, integer, uuid or bool
+/// value of an indexed payload field: payload_m links are added within each
+/// group, so a filter on that value finds a connected graph.
+fn payload_groups(store: &PointStore, nodes: impl Iterator<Item = (u32, usize)>) -> Vec<Vec<u32>> {
+    let fields: Vec<JsonPath> = store
+        .payload_index
+        .iter()
+        .filter(|(_, schema)| {
+            matches!(
+                schema.schema_type(),
+                Some(
+                    crate::operations::PayloadSchemaType::Keyword
+                        | crate::operations::PayloadSchemaType::Integer
+                        | crate::operations::PayloadSchemaType::Uuid
+                        | crate::operations::PayloadSchemaType::Bool
+                )
+            )
+        })
+        .filter_map(|(field, _)| field.parse().ok())
+        .collect();
+    if fields.is_empty() {
+        return Vec::new();
+    }
+    let mut groups: std::collections::HashMap<(usize, String), Vec<u32>> = std::collections::HashMap::new();
+    for (node, offset) in nodes {
+        for (f, path) in fields.iter().enumerate() {
+            for value in payload_path::values(&store.payloads[offset], path) {
+                groups.entry((f, value.to_string())).or_default().push(node);
+            }
+        }
+    }
+    groups.into_values().filter(|g| g.len() > 1).collect()
 }
 
 // ---- validation and application of writes ---------------------------------

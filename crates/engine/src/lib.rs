@@ -18,6 +18,7 @@ mod search;
 mod segment;
 mod snapshot;
 mod storage;
+mod vector_index;
 mod view;
 pub mod types;
 pub mod wal;

@@ -25,6 +25,7 @@ use crate::requests::{
 };
 use crate::segment::{PointStore, VectorColumn};
 use crate::storage::Storage;
+use crate::vector_index;
 use crate::types::{DEFAULT_VECTOR, PointId, SparseVector, Vector};
 
 /// A query vector in the form of the column it is scored against.
@@ -61,6 +62,8 @@ struct Stage {
     exclude: HashSet<PointId>,
     score_threshold: Option<f32>,
     limit: usize,
+    /// `hnsw_ef` and `exact`.
+    params: Option<SearchParams>,
 }
 
 /// A scored candidate: score, id, and for ordered queries the order value.
@@ -84,6 +87,7 @@ impl Collection {
             exclude: HashSet::new(),
             score_threshold: request.score_threshold,
             limit: request.limit.saturating_add(request.offset.unwrap_or(0)),
+            params: request.params,
         };
         self.finish(
             stage,
@@ -481,7 +485,16 @@ impl Collection {
         if !top {
             validate_limit(limit)?;
         }
-        Ok(Stage { prefetch, scoring, using, filter: p.filter, exclude, score_threshold: p.score_threshold, limit })
+        Ok(Stage {
+            prefetch,
+            scoring,
+            using,
+            filter: p.filter,
+            exclude,
+            score_threshold: p.score_threshold,
+            limit,
+            params: p.params,
+        })
     }
 
     /// The vector `using` of a stored point, here or in `lookup_from`'s collection.
@@ -661,6 +674,14 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
     } else {
         Some(stage.prefetch.iter().map(|p| run_stage(store, config, p)).collect::<Result<_>>()?)
     };
+    if prefetched.is_none()
+        && let Scoring::Nearest(QueryVector::Dense(query)) = &stage.scoring
+        && let Some(scored) = indexed_nearest(store, config, stage, query)
+    {
+        let distance = distance_of(config, &stage.using);
+        let scored = scored.into_iter().filter(|(s, _)| distance.passes(*s, stage.score_threshold));
+        return Ok(top_k(scored, stage.limit, |a, b| distance.cmp_scores(a, b), store));
+    }
     let passes = |offset: usize| {
         !stage.exclude.contains(&store.ids[offset])
             && stage.filter.as_ref().is_none_or(|f| f.matches(&store.view(offset)))
@@ -841,6 +862,69 @@ fn run_stage(store: &PointStore, config: &CollectionConfig, stage: &Stage) -> Re
     };
     hits.truncate(stage.limit);
     Ok(hits)
+}
+
+/// How many evenly spread points a filter that no payload index answers is
+/// tried on, to tell a selective filter (search exactly) from a broad one.
+const FILTER_SAMPLE: usize = 1000;
+
+/// Nearest-neighbour search through the HNSW index of the stage's dense
+/// vector, as `(score, offset)` candidates; `None` when the stage should be
+/// scored exactly instead: no index yet, `exact: true`, a collection below
+/// `full_scan_threshold`, or a filter expected to match fewer points than
+/// that threshold (Qdrant's rule: then a scan over the matches is cheaper
+/// and exact, while a graph walk would have to pass many rejected nodes).
+fn indexed_nearest(
+    store: &PointStore,
+    config: &CollectionConfig,
+    stage: &Stage,
+    query: &[f32],
+) -> Option<Vec<(f32, usize)>> {
+    if stage.params.as_ref().and_then(|p| p.exact) == Some(true) {
+        return None;
+    }
+    let Some(VectorColumn::Dense(column)) = store.columns.get(&stage.using) else { return None };
+    let index = column.index.as_ref()?;
+    let hnsw = vector_index::effective_hnsw(config, &stage.using);
+    let full_scan = vector_index::vectors_in_kb(hnsw.full_scan_threshold, column.dim);
+    if index.live() + index.unindexed() < full_scan {
+        return None;
+    }
+    let distance = distance_of(config, &stage.using);
+    let ef = stage.params.as_ref().and_then(|p| p.hnsw_ef).unwrap_or(hnsw.ef_construct as usize).max(stage.limit);
+    let kept = |o: usize| stage.exclude.is_empty() || !stage.exclude.contains(&store.ids[o]);
+    let Some(filter) = &stage.filter else {
+        return Some(index.search(column, distance, query, stage.limit, ef, &kept));
+    };
+    let estimate = store.estimate_cardinality(filter);
+    if estimate.max < full_scan {
+        return None;
+    }
+    // Points the payload indexes allow, as a bitmap, so most rejections cost one load.
+    let allowed: Option<Vec<bool>> = store.field_indexes.candidates_unbounded(filter, &store.offsets, store.len()).map(|c| {
+        let mut bits = vec![false; store.len()];
+        c.into_iter().for_each(|o| bits[o as usize] = true);
+        bits
+    });
+    let expected = match &allowed {
+        Some(bits) if estimate.min == estimate.max => estimate.exp.min(bits.len()),
+        _ => {
+            // Unindexed conditions: try the filter on a sample.
+            let n = store.len();
+            let step = (n / FILTER_SAMPLE).max(1);
+            let tried = n.div_ceil(step);
+            let hits = (0..n)
+                .step_by(step)
+                .filter(|&o| allowed.as_ref().is_none_or(|b| b[o]) && filter.matches(&store.view(o)))
+                .count();
+            hits * n / tried.max(1)
+        }
+    };
+    if expected < full_scan {
+        return None;
+    }
+    let accept = |o: usize| allowed.as_ref().is_none_or(|b| b[o]) && kept(o) && filter.matches(&store.view(o));
+    Some(index.search(column, distance, query, stage.limit, ef, &accept))
 }
 
 /// For a sparse vector configured with `modifier: idf`, the query with each

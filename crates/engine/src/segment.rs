@@ -39,12 +39,20 @@ pub(crate) struct DenseColumn {
     pub dim: usize,
     pub data: Vec<f32>,
     pub present: Vec<bool>,
+    /// The HNSW graph over this column, once the optimizer built one.
+    pub index: Option<crate::vector_index::DenseIndex>,
 }
 
 impl DenseColumn {
     pub fn get(&self, offset: usize) -> Option<&[f32]> {
-        self.present[offset].then(|| &self.data[offset * self.dim..(offset + 1) * self.dim])
+        row(&self.data, &self.present, self.dim, offset)
     }
+}
+
+/// Row `offset` of a dense column's data, when present. A free function so
+/// callers can borrow it next to a mutable borrow of the index.
+fn row<'a>(data: &'a [f32], present: &[bool], dim: usize, offset: usize) -> Option<&'a [f32]> {
+    present[offset].then(|| &data[offset * dim..(offset + 1) * dim])
 }
 
 /// Vectors of one name, whatever their kind.
@@ -61,6 +69,9 @@ impl VectorColumn {
             VectorColumn::Dense(c) => {
                 c.data.extend(std::iter::repeat_n(0.0, c.dim));
                 c.present.push(false);
+                if let Some(ix) = &mut c.index {
+                    ix.on_push();
+                }
             }
             VectorColumn::Multi(rows) => rows.push(None),
             VectorColumn::Sparse(rows) => rows.push(None),
@@ -70,6 +81,9 @@ impl VectorColumn {
     fn swap_remove(&mut self, offset: usize) {
         match self {
             VectorColumn::Dense(c) => {
+                if let Some(ix) = &mut c.index {
+                    ix.on_swap_remove(offset, row(&c.data, &c.present, c.dim, offset));
+                }
                 let last = c.present.len() - 1;
                 if offset != last {
                     let (head, tail) = c.data.split_at_mut(last * c.dim);
@@ -105,7 +119,12 @@ impl VectorColumn {
 
     fn clear(&mut self, offset: usize) {
         match self {
-            VectorColumn::Dense(c) => c.present[offset] = false,
+            VectorColumn::Dense(c) => {
+                if let Some(ix) = &mut c.index {
+                    ix.on_clear(offset, row(&c.data, &c.present, c.dim, offset));
+                }
+                c.present[offset] = false;
+            }
             VectorColumn::Multi(rows) => rows[offset] = None,
             VectorColumn::Sparse(rows) => rows[offset] = None,
         }
@@ -115,6 +134,9 @@ impl VectorColumn {
     fn set(&mut self, offset: usize, vector: Vector) {
         match (self, vector) {
             (VectorColumn::Dense(c), Vector::Dense(v)) => {
+                if let Some(ix) = &mut c.index {
+                    ix.on_set(offset, row(&c.data, &c.present, c.dim, offset));
+                }
                 c.data[offset * c.dim..(offset + 1) * c.dim].copy_from_slice(&v);
                 c.present[offset] = true;
             }
@@ -189,7 +211,7 @@ impl PointStore {
                 VectorColumn::Multi(vec![None; len])
             } else {
                 let dim = params.size as usize;
-                VectorColumn::Dense(DenseColumn { dim, data: vec![0.0; dim * len], present: vec![false; len] })
+                VectorColumn::Dense(DenseColumn { dim, data: vec![0.0; dim * len], present: vec![false; len], index: None })
             };
             self.columns.insert(name.to_string(), column);
         }
@@ -488,7 +510,7 @@ impl PointStore {
             let present: Vec<bool> = present.iter().map(|&b| b != 0).collect();
             let raw = r.take(count * dim * 4).ok_or_else(|| corrupt("truncated vectors"))?;
             let data = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
-            columns.insert(name, VectorColumn::Dense(DenseColumn { dim, data, present }));
+            columns.insert(name, VectorColumn::Dense(DenseColumn { dim, data, present, index: None }));
         }
         for (name, column) in &columns {
             let len = match column {

@@ -115,6 +115,7 @@ impl Storage {
         crate::snapshot::remove_leftovers(&config);
         let storage = Arc::new(Storage { config, meta, catalog: RwLock::new(Catalog { collections, aliases }) });
         spawn_flusher(Arc::downgrade(&storage));
+        spawn_optimizer(Arc::downgrade(&storage));
         Ok(storage)
     }
 
@@ -397,7 +398,11 @@ impl Storage {
             table.insert(name, encode(&record)?.as_slice())?;
         }
         tx.commit()?;
-        Ok(catalog.collections.insert(name.to_string(), Arc::new(collection)))
+        let replaced = catalog.collections.insert(name.to_string(), Arc::new(collection));
+        if let Some(old) = &replaced {
+            old.mark_dropped();
+        }
+        Ok(replaced)
     }
 
     /// Flushes every collection's state to disk (on shutdown).
@@ -428,6 +433,29 @@ fn spawn_flusher(storage: std::sync::Weak<Storage>) {
     });
     if let Err(e) = spawned {
         tracing::error!(error = %e, "could not start the log flusher; wait=false writes sync only on checkpoints");
+    }
+}
+
+/// Builds vector indexes in the background, one column at a time, as
+/// collections pass their indexing threshold; stops when the storage is dropped.
+fn spawn_optimizer(storage: std::sync::Weak<Storage>) {
+    let spawned = std::thread::Builder::new().name("optimizer".into()).spawn(move || {
+        loop {
+            let Some(strong) = storage.upgrade() else { return };
+            let collections: Vec<Arc<Collection>> = strong.catalog.read().collections.values().cloned().collect();
+            drop(strong);
+            let gone = || storage.strong_count() == 0;
+            let mut worked = false;
+            for c in collections {
+                worked |= c.optimize_once(&gone);
+            }
+            if !worked {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the optimizer; search stays exact");
     }
 }
 

@@ -4,3 +4,4 @@ mod durability;
 mod payload_index;
 mod snapshots;
 mod restriction;
+mod vector_index;

@@ -1,0 +1,578 @@
+//! The HNSW index of one dense vector column: which graph node stands for
+//! which point offset, and how a background build is planned and installed.
+//!
+//! The graph holds links only; vectors stay in the column. Points move
+//! between offsets (a delete moves the last point into the hole), so the
+//! column keeps two maps, node -> offset and offset -> node, which its
+//! mutations update in O(1).
+//!
+//! A point whose vector changes, or which is deleted, leaves its node behind
+//! as a dead node: never returned, but still walked through, with its old
+//! vector kept aside so the graph stays connected until the next rebuild.
+//! Points written since the last build are "unindexed" and scanned exactly
+//! next to the graph search, so a search is never missing a point.
+//!
+//! Building never holds the collection's lock: a plan copies the vectors it
+//! needs under a read lock, the graph is built from the copy, and the result
+//! is reconciled with whatever changed meanwhile under a short write lock.
+//! A node is kept only when its point still has the version it had when
+//! copied; anything else becomes a dead node and its point stays unindexed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::config::{CollectionConfig, Distance, HnswConfig};
+use crate::hnsw::{Hnsw, HnswParams, NodeVectors};
+use crate::segment::{DenseColumn, PointStore, VectorColumn};
+use crate::types::PointId;
+
+/// Marks "no node" in the offset -> node map and "no offset" in the other.
+pub(crate) const NONE: u32 = u32::MAX;
+
+/// Graph construction parameters that make an index stale when they change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct GraphShape {
+    pub m: usize,
+    pub ef_construct: usize,
+}
+
+/// The index of one dense column.
+#[derive(Clone)]
+pub(crate) struct DenseIndex {
+    graph: Arc<Hnsw>,
+    shape: GraphShape,
+    /// By offset: the node of the point there, or NONE when unindexed.
+    node_of: Vec<u32>,
+    /// By node: the offset of its point, or NONE for a dead node.
+    offset_of: Vec<u32>,
+    /// Old vectors of dead nodes, so searches can still walk through them.
+    graveyard: HashMap<u32, Box<[f32]>>,
+    /// Offsets holding a vector that no node stands for.
+    unindexed: HashSet<u32>,
+    live: usize,
+}
+
+impl std::fmt::Debug for DenseIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DenseIndex")
+            .field("nodes", &self.offset_of.len())
+            .field("live", &self.live)
+            .field("unindexed", &self.unindexed.len())
+            .finish()
+    }
+}
+
+impl DenseIndex {
+    /// An index with no graph yet, over a column of `len` rows where `present`
+    /// tells which rows hold a vector: every such row is unindexed.
+    fn detached(len: usize, present: &[bool], shape: GraphShape, graph: Hnsw) -> DenseIndex {
+        DenseIndex {
+            graph: Arc::new(graph),
+            shape,
+            node_of: vec![NONE; len],
+            offset_of: Vec::new(),
+            graveyard: HashMap::new(),
+            unindexed: present.iter().enumerate().filter(|(_, p)| **p).map(|(o, _)| o as u32).collect(),
+            live: 0,
+        }
+    }
+
+    pub fn live(&self) -> usize {
+        self.live
+    }
+
+    pub fn unindexed(&self) -> usize {
+        self.unindexed.len()
+    }
+
+    pub fn dead(&self) -> usize {
+        self.offset_of.len() - self.live
+    }
+
+    pub fn nodes(&self) -> usize {
+        self.offset_of.len()
+    }
+
+    /// The point at `offset` is about to lose or change its vector `old`.
+    fn detach(&mut self, offset: usize, old: Option<&[f32]>) {
+        let node = self.node_of[offset];
+        if node != NONE {
+            self.offset_of[node as usize] = NONE;
+            self.node_of[offset] = NONE;
+            self.live -= 1;
+            if let Some(old) = old {
+                self.graveyard.insert(node, old.into());
+            }
+        }
+        self.unindexed.remove(&(offset as u32));
+    }
+
+    // ---- hooks called by DenseColumn before it changes its data ----------
+
+    pub(crate) fn on_push(&mut self) {
+        self.node_of.push(NONE);
+    }
+
+    pub(crate) fn on_set(&mut self, offset: usize, old: Option<&[f32]>) {
+        self.detach(offset, old);
+        self.unindexed.insert(offset as u32);
+    }
+
+    pub(crate) fn on_clear(&mut self, offset: usize, old: Option<&[f32]>) {
+        self.detach(offset, old);
+    }
+
+    /// The row at `offset` is removed and the last row moves into it.
+    pub(crate) fn on_swap_remove(&mut self, offset: usize, old: Option<&[f32]>) {
+        self.detach(offset, old);
+        let last = self.node_of.len() - 1;
+        if offset != last {
+            let node = self.node_of[last];
+            self.node_of[offset] = node;
+            if node != NONE {
+                self.offset_of[node as usize] = offset as u32;
+            }
+            if self.unindexed.remove(&(last as u32)) {
+                self.unindexed.insert(offset as u32);
+            }
+        }
+        self.node_of.pop();
+    }
+
+    // ---- search -----------------------------------------------------------
+
+    /// The best `k` offsets for which `accept` holds, as `(score, offset)`,
+    /// best first: graph search over indexed points plus an exact scan of the
+    /// unindexed ones.
+    pub(crate) fn search(
+        &self,
+        column: &DenseColumn,
+        distance: Distance,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &dyn Fn(usize) -> bool,
+    ) -> Vec<(f32, usize)> {
+        let vectors = ColumnNodes { column, index: self };
+        let accept_node = |node: u32| {
+            let offset = self.offset_of[node as usize];
+            offset != NONE && accept(offset as usize)
+        };
+        let mut hits: Vec<(f32, usize)> = self
+            .graph
+            .search(query, k, ef, &vectors, &accept_node)
+            .into_iter()
+            .map(|(node, score)| (score, self.offset_of[node as usize] as usize))
+            .collect();
+        if !self.unindexed.is_empty() {
+            let score = distance.scorer();
+            hits.extend(
+                self.unindexed
+                    .iter()
+                    .map(|&o| o as usize)
+                    .filter(|&o| accept(o))
+                    .filter_map(|o| column.get(o).map(|v| (score(query, v), o))),
+            );
+        }
+        hits
+    }
+}
+
+/// The graph's view of a column: live nodes read the column, dead ones the graveyard.
+struct ColumnNodes<'a> {
+    column: &'a DenseColumn,
+    index: &'a DenseIndex,
+}
+
+impl NodeVectors for ColumnNodes<'_> {
+    fn vector(&self, node: u32) -> Option<&[f32]> {
+        match self.index.offset_of.get(node as usize) {
+            Some(&offset) if offset != NONE => self.column.get(offset as usize),
+            Some(_) => self.index.graveyard.get(&node).map(|v| &**v),
+            None => None,
+        }
+    }
+}
+
+// ---- planning, building and installing ------------------------------------
+
+/// The graph parameters of vector `name`: the collection's, overridden by the vector's own.
+pub(crate) fn effective_hnsw(config: &CollectionConfig, name: &str) -> HnswConfig {
+    let mut hnsw = config.hnsw_config.clone();
+    if let Some(diff) = config.params.vectors.get(name).and_then(|p| p.hnsw_config.as_ref()) {
+        if let Some(m) = diff.m {
+            hnsw.m = m;
+        }
+        if let Some(ef) = diff.ef_construct {
+            hnsw.ef_construct = ef;
+        }
+        if let Some(t) = diff.full_scan_threshold {
+            hnsw.full_scan_threshold = t;
+        }
+        if let Some(p) = diff.payload_m {
+            hnsw.payload_m = Some(p);
+        }
+        if let Some(t) = diff.max_indexing_threads {
+            hnsw.max_indexing_threads = t;
+        }
+    }
+    hnsw
+}
+
+/// How many vectors of `dim` floats make `kilobytes` (Qdrant states its
+/// thresholds in kilobytes of vector data).
+pub(crate) fn vectors_in_kb(kilobytes: u64, dim: usize) -> usize {
+    ((kilobytes as usize).saturating_mul(1024) / (dim.max(1) * 4)).max(1)
+}
+
+/// What the optimizer should do to one column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Work {
+    /// A new graph over every vector.
+    Rebuild,
+    /// Insert the unindexed vectors into the current graph.
+    Extend,
+}
+
+/// Decides whether column `name` needs work. `idle` is true when the
+/// collection has had no write for a while: then even a small tail of
+/// unindexed vectors is worth inserting into an existing graph.
+pub(crate) fn needed_work(config: &CollectionConfig, name: &str, column: &DenseColumn, idle: bool) -> Option<Work> {
+    let threshold_kb = config.optimizer_config.indexing_threshold.unwrap_or(10_000);
+    if threshold_kb == 0 {
+        return None; // Qdrant: 0 disables indexing.
+    }
+    let threshold = vectors_in_kb(threshold_kb, column.dim);
+    let hnsw = effective_hnsw(config, name);
+    if hnsw.m == 0 {
+        return None; // m = 0 disables the graph, as in Qdrant.
+    }
+    let shape = GraphShape { m: hnsw.m as usize, ef_construct: hnsw.ef_construct.max(4) as usize };
+    match &column.index {
+        None => {
+            let present = column.present.iter().filter(|p| **p).count();
+            (present >= threshold).then_some(Work::Rebuild)
+        }
+        Some(ix) => {
+            let dead = ix.dead();
+            let vacuum_min = config.optimizer_config.vacuum_min_vector_number as usize;
+            if ix.shape != shape {
+                Some(Work::Rebuild)
+            } else if dead >= vacuum_min && dead as f64 > config.optimizer_config.deleted_threshold * ix.nodes() as f64 {
+                Some(Work::Rebuild)
+            } else if ix.unindexed() >= threshold || (idle && ix.unindexed() > 0) {
+                Some(Work::Extend)
+            } else {
+                None
+            }
+        }
+    }
+}
+
+/// Everything a build needs, copied out of the store under its read lock.
+pub(crate) struct BuildPlan {
+    pub name: String,
+    pub work: Work,
+    pub shape: GraphShape,
+    pub distance: Distance,
+    pub threads: usize,
+    pub payload_m: Option<usize>,
+    /// Smallest group of points sharing a payload value that gets payload_m
+    /// links: smaller groups are searched exactly anyway.
+    pub min_group: usize,
+    dim: usize,
+    /// The graph to extend (for `Work::Extend`).
+    base: Option<Arc<Hnsw>>,
+    /// Vectors of every node the build reads, node i at i*dim; `has[i]`
+    /// false for dead nodes whose vector is gone.
+    data: Vec<f32>,
+    has: Vec<bool>,
+    /// The new nodes: first node number, and the (id, version) each stands for.
+    first_new: u32,
+    new_points: Vec<(PointId, u64)>,
+}
+
+struct PlanVectors<'a> {
+    dim: usize,
+    data: &'a [f32],
+    has: &'a [bool],
+}
+
+impl NodeVectors for PlanVectors<'_> {
+    fn vector(&self, node: u32) -> Option<&[f32]> {
+        let i = node as usize;
+        (*self.has.get(i)?).then(|| &self.data[i * self.dim..(i + 1) * self.dim])
+    }
+}
+
+impl BuildPlan {
+    /// Copies what building `work` on column `name` needs.
+    pub(crate) fn new(config: &CollectionConfig, store: &PointStore, name: &str, work: Work) -> Option<BuildPlan> {
+        let Some(VectorColumn::Dense(column)) = store.columns.get(name) else { return None };
+        let hnsw = effective_hnsw(config, name);
+        let shape = GraphShape { m: hnsw.m as usize, ef_construct: hnsw.ef_construct.max(4) as usize };
+        let distance = config.params.vectors.get(name)?.distance;
+        let dim = column.dim;
+        let (base, mut data, mut has) = match (&column.index, work) {
+            (Some(ix), Work::Extend) => {
+                let nodes = ix.nodes();
+                let mut data = Vec::with_capacity((nodes + ix.unindexed()) * dim);
+                let mut has = Vec::with_capacity(nodes + ix.unindexed());
+                let source = ColumnNodes { column, index: ix };
+                for node in 0..nodes as u32 {
+                    match source.vector(node) {
+                        Some(v) => {
+                            data.extend_from_slice(v);
+                            has.push(true);
+                        }
+                        None => {
+                            data.extend(std::iter::repeat_n(0.0, dim));
+                            has.push(false);
+                        }
+                    }
+                }
+                (Some(ix.graph.clone()), data, has)
+            }
+            _ => (None, Vec::new(), Vec::new()),
+        };
+        let first_new = has.len() as u32;
+        let mut fresh: Vec<usize> = match (&column.index, work) {
+            (Some(ix), Work::Extend) => ix.unindexed.iter().map(|&o| o as usize).collect(),
+            _ => (0..column.present.len()).filter(|&o| column.present[o]).collect(),
+        };
+        // Nodes in id order: a rebuild of the same data gives the same graph.
+        fresh.sort_unstable_by_key(|&o| store.ids[o]);
+        let mut new_points = Vec::with_capacity(fresh.len());
+        data.reserve(fresh.len() * dim);
+        for o in fresh {
+            let Some(v) = column.get(o) else { continue };
+            data.extend_from_slice(v);
+            has.push(true);
+            new_points.push((store.ids[o], store.versions[o]));
+        }
+        let threads = match hnsw.max_indexing_threads {
+            0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+            n => n as usize,
+        };
+        Some(BuildPlan {
+            name: name.to_string(),
+            work,
+            shape,
+            distance,
+            threads,
+            payload_m: Some(hnsw.payload_m.unwrap_or(hnsw.m) as usize),
+            min_group: vectors_in_kb(hnsw.full_scan_threshold, dim),
+            dim,
+            base,
+            data,
+            has,
+            first_new,
+            new_points,
+        })
+    }
+
+    pub fn new_points(&self) -> usize {
+        self.new_points.len()
+    }
+
+    /// Builds the graph; None when `stop` said so.
+    pub(crate) fn build(&self, stop: &(dyn Fn() -> bool + Sync)) -> Option<Hnsw> {
+        let vectors = PlanVectors { dim: self.dim, data: &self.data, has: &self.has };
+        let total = self.has.len() as u32;
+        match &self.base {
+            Some(base) => {
+                let mut graph = (**base).clone();
+                graph.extend(total, &vectors, self.threads, stop).then_some(graph)
+            }
+            None => {
+                let params = HnswParams {
+                    m: self.shape.m,
+                    ef_construct: self.shape.ef_construct,
+                    threads: self.threads,
+                    seed: 0x05b1_e7_u64 ^ total as u64,
+                };
+                Hnsw::build(params, self.distance, total, &vectors, stop)
+            }
+        }
+    }
+
+    /// Adds payload_m links for groups of nodes sharing a payload value.
+    pub(crate) fn add_payload_links(&self, graph: &mut Hnsw, groups: &[Vec<u32>]) {
+        let Some(payload_m) = self.payload_m.filter(|&p| p > 0) else { return };
+        let vectors = PlanVectors { dim: self.dim, data: &self.data, has: &self.has };
+        for group in groups.iter().filter(|g| g.len() >= self.min_group) {
+            graph.add_subgraph_links(group, payload_m, self.shape.ef_construct, &vectors);
+        }
+    }
+
+    /// The new nodes' points as offsets in `store`, for grouping by payload.
+    pub(crate) fn new_node_offsets<'a>(&'a self, store: &'a PointStore) -> impl Iterator<Item = (u32, usize)> + 'a {
+        self.new_points.iter().enumerate().filter_map(move |(i, (id, version))| {
+            let o = *store.offsets.get(id)? as usize;
+            (store.versions[o] == *version).then_some((self.first_new + i as u32, o))
+        })
+    }
+
+    /// Puts the built graph in place, keeping only nodes whose point is
+    /// unchanged since the plan was made. Returns false when the column is
+    /// gone or changed shape meanwhile.
+    pub(crate) fn install(self, store: &mut PointStore, graph: Hnsw) -> bool {
+        let offsets = &store.offsets;
+        let versions = &store.versions;
+        let Some(VectorColumn::Dense(column)) = store.columns.get_mut(&self.name) else { return false };
+        if column.dim != self.dim {
+            return false;
+        }
+        let mut index = match (self.base.as_ref(), column.index.take()) {
+            (Some(base), Some(mut ix)) if Arc::ptr_eq(base, &ix.graph) => {
+                ix.graph = Arc::new(graph);
+                ix
+            }
+            (Some(_), old) => {
+                // The graph was replaced while we extended it: drop our work.
+                column.index = old;
+                return false;
+            }
+            (None, _) => DenseIndex::detached(column.present.len(), &column.present, self.shape, graph),
+        };
+        let total = self.has.len();
+        index.offset_of.resize(total, NONE);
+        for (i, (id, version)) in self.new_points.iter().enumerate() {
+            let node = self.first_new + i as u32;
+            let current = offsets.get(id).map(|&o| o as usize);
+            let linked = match current {
+                Some(o) if versions[o] == *version && column.present[o] && index.node_of[o] == NONE => {
+                    index.node_of[o] = node;
+                    index.offset_of[node as usize] = o as u32;
+                    index.unindexed.remove(&(o as u32));
+                    index.live += 1;
+                    true
+                }
+                _ => false,
+            };
+            if !linked {
+                let n = node as usize;
+                index.graveyard.insert(node, self.data[n * self.dim..(n + 1) * self.dim].into());
+            }
+        }
+        column.index = Some(index);
+        true
+    }
+}
+
+// ---- persistence -----------------------------------------------------------
+
+const MAGIC: &[u8; 8] = b"OSPRHNS1";
+
+/// Where the graph of vector `name` is kept in a collection directory.
+pub(crate) fn graph_path(dir: &Path, name: &str) -> PathBuf {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    dir.join("index").join(format!("v{hex}.hnsw"))
+}
+
+/// The bytes of a column's index: shape, dimension, the (id, version) of every
+/// live node, and the graph. Dead nodes are written as such.
+pub(crate) fn encode_index(column: &DenseColumn, store: &PointStore) -> Option<Vec<u8>> {
+    let ix = column.index.as_ref()?;
+    let graph = ix.graph.encode();
+    let mut out = Vec::with_capacity(graph.len() + ix.nodes() * 26 + 64);
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&(ix.shape.m as u32).to_le_bytes());
+    out.extend_from_slice(&(ix.shape.ef_construct as u32).to_le_bytes());
+    out.extend_from_slice(&(column.dim as u32).to_le_bytes());
+    out.extend_from_slice(&(ix.nodes() as u64).to_le_bytes());
+    for &offset in &ix.offset_of {
+        if offset == NONE {
+            out.push(0);
+            continue;
+        }
+        let o = offset as usize;
+        match store.ids[o] {
+            PointId::Num(n) => {
+                out.push(1);
+                out.extend_from_slice(&n.to_le_bytes());
+            }
+            PointId::Uuid(u) => {
+                out.push(2);
+                out.extend_from_slice(u.as_bytes());
+            }
+        }
+        out.extend_from_slice(&store.versions[o].to_le_bytes());
+    }
+    out.extend_from_slice(&(graph.len() as u64).to_le_bytes());
+    out.extend_from_slice(&graph);
+    let crc = crc32c::crc32c(&out[MAGIC.len()..]);
+    out.extend_from_slice(&crc.to_le_bytes());
+    Some(out)
+}
+
+/// Attaches a persisted index to a loaded column. Nodes whose point is gone
+/// or has another version than when the graph was saved become dead nodes
+/// without a vector (the graph walks around them); those points are scanned
+/// exactly until the next build. A file that fails its checks is an error
+/// the caller logs before building afresh.
+pub(crate) fn attach_index(bytes: &[u8], name: &str, store: &mut PointStore) -> std::result::Result<(), String> {
+    if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        return Err("bad magic".into());
+    }
+    let (body, crc) = bytes[MAGIC.len()..].split_at(bytes.len() - MAGIC.len() - 4);
+    if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().map_err(|_| "short")?) {
+        return Err("checksum mismatch".into());
+    }
+    let mut pos = 0usize;
+    let mut take = |n: usize| -> std::result::Result<&[u8], String> {
+        let s = body.get(pos..pos + n).ok_or("truncated")?;
+        pos += n;
+        Ok(s)
+    };
+    let u32_at = |s: &[u8]| u32::from_le_bytes(s.try_into().expect("4 bytes"));
+    let u64_at = |s: &[u8]| u64::from_le_bytes(s.try_into().expect("8 bytes"));
+    let m = u32_at(take(4)?) as usize;
+    let ef_construct = u32_at(take(4)?) as usize;
+    let dim = u32_at(take(4)?) as usize;
+    let nodes = u64_at(take(8)?) as usize;
+    let mut points: Vec<Option<(PointId, u64)>> = Vec::with_capacity(nodes.min(1 << 24));
+    for _ in 0..nodes {
+        let id = match take(1)?[0] {
+            0 => {
+                points.push(None);
+                continue;
+            }
+            1 => PointId::Num(u64_at(take(8)?)),
+            2 => PointId::Uuid(uuid::Uuid::from_bytes(take(16)?.try_into().expect("16 bytes"))),
+            t => return Err(format!("unknown id tag {t}")),
+        };
+        let version = u64_at(take(8)?);
+        points.push(Some((id, version)));
+    }
+    let graph_len = u64_at(take(8)?) as usize;
+    let graph = Hnsw::decode(take(graph_len)?)?;
+    if graph.len() as usize != nodes {
+        return Err(format!("graph has {} nodes, table {nodes}", graph.len()));
+    }
+    let ids = &store.offsets;
+    let versions = &store.versions;
+    let Some(VectorColumn::Dense(column)) = store.columns.get_mut(name) else {
+        return Err("no such dense vector".into());
+    };
+    if column.dim != dim {
+        return Err(format!("dimension {dim} differs from the column's {}", column.dim));
+    }
+    let mut index =
+        DenseIndex::detached(column.present.len(), &column.present, GraphShape { m, ef_construct }, graph);
+    index.offset_of = vec![NONE; nodes];
+    for (node, point) in points.into_iter().enumerate() {
+        let Some((id, version)) = point else { continue };
+        let Some(&o) = ids.get(&id) else { continue };
+        let o = o as usize;
+        if versions[o] == version && column.present[o] && index.node_of[o] == NONE {
+            index.node_of[o] = node as u32;
+            index.offset_of[node] = o as u32;
+            index.unindexed.remove(&(o as u32));
+            index.live += 1;
+        }
+    }
+    column.index = Some(index);
+    Ok(())
+}
