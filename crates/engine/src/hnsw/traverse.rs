@@ -188,6 +188,9 @@ pub(super) fn search_layer<G, V, A>(
     A: Fn(u32) -> bool,
 {
     let Scratch { visited, candidates, results, links } = scratch;
+    // The unvisited neighbours of the node being expanded, with their
+    // vectors: one allocation per search, reused for every expansion.
+    let mut batch: Vec<(u32, &[f32])> = Vec::new();
     let mut worst = if results.len() >= ef { results.peek().map_or(f32::NEG_INFINITY, |r| r.0.sim) } else { f32::NEG_INFINITY };
     while let Some(current) = candidates.pop() {
         if results.len() >= ef && current.sim < worst {
@@ -195,16 +198,18 @@ pub(super) fn search_layer<G, V, A>(
         }
         links.clear();
         graph.links_into(current.node, level, links);
-        links.retain(|&node| visited.insert(node));
-        // Scoring is bound by memory latency: start loading every vector
-        // before scoring the first, so the loads overlap.
+        batch.clear();
         for &node in links.iter() {
-            if let Some(v) = vectors.vector(node) {
+            if visited.insert(node)
+                && let Some(v) = vectors.vector(node)
+            {
+                // Scoring is bound by memory latency: start loading every
+                // vector before scoring the first, so the loads overlap.
                 prefetch(v);
+                batch.push((node, v));
             }
         }
-        for &node in links.iter() {
-            let Some(v) = vectors.vector(node) else { continue };
+        for &(node, v) in &batch {
             let s = sim(query, v);
             if results.len() < ef || s > worst {
                 let scored = Scored { sim: s, node };
