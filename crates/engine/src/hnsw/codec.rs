@@ -15,8 +15,6 @@
 //! A reader refuses a wrong magic, an unknown version, a checksum mismatch,
 //! a short or over-long input and any link or count out of range.
 
-#![allow(dead_code, reason = "segments do not persist their graph yet")]
-
 use super::{Hnsw, MAX_LEVEL};
 use crate::config::Distance;
 

@@ -43,7 +43,7 @@ pub(crate) trait NodeVectors: Sync {
 }
 
 /// Vectors back to back, node i at `[i*dim..(i+1)*dim]`. Used for builds and tests.
-#[allow(dead_code, reason = "collections do not build graphs yet")]
+#[allow(dead_code, reason = "used by the tests and the bench")]
 pub(crate) struct FlatVectors<'a> {
     pub dim: usize,
     pub data: &'a [f32],
@@ -114,7 +114,6 @@ impl Links for Hnsw {
     }
 }
 
-#[allow(dead_code, reason = "collections do not build graphs yet")]
 impl Hnsw {
     /// Builds a graph over nodes `0..nodes`. `stop` is polled every few
     /// hundred insertions; when it returns true the build is abandoned
@@ -164,10 +163,12 @@ impl Hnsw {
         self.len
     }
 
+    #[allow(dead_code, reason = "graph API the collection does not call yet")]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
+    #[allow(dead_code, reason = "graph API the collection does not call yet")]
     pub fn distance(&self) -> Distance {
         self.distance
     }
@@ -265,6 +266,7 @@ impl Hnsw {
     }
 
     /// Heap memory held by the graph, in bytes.
+    #[allow(dead_code, reason = "graph API the collection does not call yet")]
     pub fn memory_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
             + self.levels.capacity()
