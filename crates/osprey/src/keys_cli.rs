@@ -84,6 +84,8 @@ pub enum KeysCommand {
     /// Revoke a key; it is refused from the next request on.
     Revoke {
         /// The key's id, or the last 6 characters of the key (its postfix).
+        // A postfix may start with '-': it is a value, never a flag.
+        #[arg(allow_hyphen_values = true)]
         id_or_postfix: String,
     },
     /// Make a new signing secret current; keys signed with older secrets keep working
@@ -709,6 +711,14 @@ mod tests {
         TestCli::try_parse_from(std::iter::once("keys").chain(args.iter().copied()))
             .unwrap_or_else(|e| panic!("{args:?}: {e}"))
             .keys
+    }
+
+    // Postfixes are random base64url characters: about one in 64 starts with
+    // '-', and `keys revoke -JMJ5E` must still revoke that key.
+    #[test]
+    fn a_postfix_starting_with_a_dash_is_a_value() {
+        let KeysCommand::Revoke { id_or_postfix } = parse(&["revoke", "-JMJ5E"]).command else { panic!() };
+        assert_eq!(id_or_postfix, "-JMJ5E");
     }
 
     #[test]
