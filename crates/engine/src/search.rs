@@ -909,12 +909,22 @@ fn indexed_nearest(
     let expected = match &allowed {
         Some(bits) if estimate.min == estimate.max => estimate.exp.min(bits.len()),
         _ => {
-            // Unindexed conditions: try the filter on a sample.
+            // Unindexed conditions: try the filter on a sample. Offsets are
+            // drawn pseudo-randomly: a fixed stride would alias with data
+            // written in a periodic pattern (say `group = id % 10`).
             let n = store.len();
-            let step = (n / FILTER_SAMPLE).max(1);
-            let tried = n.div_ceil(step);
-            let hits = (0..n)
-                .step_by(step)
+            let tried = FILTER_SAMPLE.min(n);
+            let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+            let hits = (0..tried)
+                .map(|i| {
+                    if tried == n {
+                        return i;
+                    }
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    (state % n as u64) as usize
+                })
                 .filter(|&o| allowed.as_ref().is_none_or(|b| b[o]) && filter.matches(&store.view(o)))
                 .count();
             hits * n / tried.max(1)
