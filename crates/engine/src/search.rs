@@ -901,7 +901,9 @@ fn indexed_nearest(
         return None;
     }
     // Points the payload indexes allow, as a bitmap, so most rejections cost one load.
+    let mut candidate_count = 0;
     let allowed: Option<Vec<bool>> = store.field_indexes.candidates_unbounded(filter, &store.offsets, store.len()).map(|c| {
+        candidate_count = c.len();
         let mut bits = vec![false; store.len()];
         c.into_iter().for_each(|o| bits[o as usize] = true);
         bits
@@ -933,7 +935,12 @@ fn indexed_nearest(
     if expected < full_scan {
         return None;
     }
-    let accept = |o: usize| allowed.as_ref().is_none_or(|b| b[o]) && kept(o) && filter.matches(&store.view(o));
+    // The candidates contain every match; when there are exactly as many as
+    // the indexes say match, they are the matches, and the filter need not run.
+    let exact_candidates = allowed.is_some() && estimate.min == estimate.max && candidate_count == estimate.min;
+    let accept = |o: usize| {
+        allowed.as_ref().is_none_or(|b| b[o]) && kept(o) && (exact_candidates || filter.matches(&store.view(o)))
+    };
     Some(index.search(column, distance, query, stage.limit, ef, &accept))
 }
 
