@@ -74,7 +74,30 @@ export class OspreyServer {
     }
   }
 
+  /**
+   * Starts the server. Free ports are found by binding port 0 and closing it,
+   * so another process (a test file running in parallel, an outgoing
+   * connection) can take one before osprey binds it: on a first start that
+   * fails with "Address already in use", new ports are picked and it tries
+   * again. Restarts keep their ports, since clients hold the URL.
+   */
   async start() {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        await this.startOnce();
+        this.portsPinned = true;
+        return;
+      } catch (err) {
+        const portTaken = /Address already in use/.test(String(err?.message));
+        if (!portTaken || this.portsPinned || attempt >= 5) throw err;
+        this.unguard();
+        this.httpPort = undefined;
+        this.grpcPort = undefined;
+      }
+    }
+  }
+
+  async startOnce() {
     if (this.proc) throw new Error('osprey is already running');
     if (!existsSync(this.binary)) {
       throw new Error(`osprey binary not found at ${this.binary}; build it or set OSPREY_BIN`);
