@@ -259,6 +259,8 @@ test('create a read-only key, read it off the page, and use it: reads pass, a wr
   // Done: the dialog closes and nothing of the key stays in the page.
   await page.getByRole('button', { name: 'Done' }).click();
   await dialog.waitFor({ state: 'hidden' });
+  // The key is wiped by the dialog's `close` event, a task queued after it hides.
+  await page.waitForFunction(() => document.getElementById('new-key').value === '', null, { timeout: 5000 });
   assert.ok(!(await page.content()).includes(key), 'the key must not stay in the page');
   assert.ok(!JSON.stringify(await session(page)).includes(key), 'the new key must not be stored');
   assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Create API key');
@@ -357,6 +359,9 @@ test('keyboard only: a collection-scoped key (read-write on one collection) reac
   // Escape closes the dialog, forgets the key, and gives focus back.
   await page.keyboard.press('Escape');
   await page.locator('#create-dialog').waitFor({ state: 'hidden' });
+  // The dialog's `close` event, which forgets the key, is a task queued after
+  // the dialog hides: wait for it rather than race it.
+  await page.waitForFunction(() => document.getElementById('new-key').value === '', null, { timeout: 5000 });
   assert.equal(await focused(), 'create-key');
   assert.equal(await page.locator('#new-key').inputValue(), '');
 
