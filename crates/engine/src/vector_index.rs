@@ -251,8 +251,11 @@ pub(crate) fn needed_work(config: &CollectionConfig, name: &str, column: &DenseC
     let shape = GraphShape { m: hnsw.m as usize, ef_construct: hnsw.ef_construct.max(4) as usize };
     match &column.index {
         None => {
-            let present = column.present.iter().filter(|p| **p).count();
-            (present >= threshold).then_some(Work::Rebuild)
+            // The optimizer asks this of every collection ten times a second:
+            // the row count bounds the vectors, so small columns are never counted.
+            let enough = column.present.len() >= threshold
+                && column.present.iter().filter(|p| **p).count() >= threshold;
+            enough.then_some(Work::Rebuild)
         }
         Some(ix) => {
             let dead = ix.dead();
