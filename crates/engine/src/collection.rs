@@ -19,7 +19,7 @@ use crate::config::{CollectionConfig, VectorsConfig};
 use crate::error::{EngineError, Result};
 use crate::filter::Filter;
 use crate::operations::{
-    CreateFieldIndex, PayloadFieldSchema, PointInsertOperations, PointStruct, PointsData, PointsSelector,
+    CreateFieldIndex, PayloadFieldSchema, PointInsertOperations, PointStruct, PointsData, PointsSelector, SetPayload,
     UpdateMode, UpdateOperation, UpdateResult, UpdateStatus,
 };
 use crate::payload_path::{self, JsonPath};
@@ -97,10 +97,20 @@ impl Collection {
         let wal = Wal::open_after(&dir.join("wal"), options, store.applied_seq + 1)?;
         let mut replayed = 0usize;
         for (seq, bytes) in wal.read_from(store.applied_seq + 1)? {
-            let entry: WalEntry = serde_json::from_slice(&bytes).map_err(|e| EngineError::Corrupted {
-                path: dir.join("wal"),
-                reason: format!("record {seq} does not decode: {e}"),
-            })?;
+            // The record passed its checksum, so it is what was written; one
+            // that this build cannot apply safely is set aside, not trusted,
+            // and never keeps the rest of the log from replaying.
+            let entry = serde_json::from_slice::<WalEntry>(&bytes)
+                .map_err(|e| format!("does not decode: {e}"))
+                .and_then(|entry| check_replayable(&entry).map(|()| entry).map_err(|e| e.to_string()));
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(reason) => {
+                    quarantine(dir, &format!("wal-{seq:020}.json"), &bytes, &format!("log record {seq} {reason}"));
+                    store.applied_seq = seq;
+                    continue;
+                }
+            };
             apply_entry(&mut store, &config, &entry, seq);
             store.applied_seq = seq;
             replayed += 1;
@@ -571,7 +581,11 @@ pub(crate) fn point_not_found(id: PointId) -> EngineError {
 
 pub(crate) fn validate_filter(filter: Option<&Filter>) -> Result<()> {
     match filter {
-        Some(f) => f.validate().map_err(|e| EngineError::BadInput(e.to_string())),
+        Some(f) => {
+            // Depth first: validation itself walks the filter recursively.
+            crate::limits::check_filter(f)?;
+            f.validate().map_err(|e| EngineError::BadInput(e.to_string()))
+        }
         None => Ok(()),
     }
 }
@@ -808,6 +822,9 @@ fn prepare_batch(
                 let points = insert.points.into_points().map_err(EngineError::BadInput)?;
                 let mut prepared = Vec::with_capacity(points.len());
                 for point in points {
+                    if let Some(payload) = &point.payload {
+                        crate::limits::check_payload(payload, 0)?;
+                    }
                     let vectors = prepare_vectors(config, point.vector, true)?;
                     created.insert(point.id);
                     deleted.remove(&point.id);
@@ -830,13 +847,13 @@ fn prepare_batch(
             UpdateOperation::SetPayload(set) => {
                 check_selection(set.points.as_deref(), set.filter.as_ref())?;
                 require(set.points.as_deref().unwrap_or(&[]), &created, &deleted)?;
-                parse_key(set.key.as_deref())?;
+                check_set_payload(&set)?;
                 UpdateOperation::SetPayload(set)
             }
             UpdateOperation::OverwritePayload(set) => {
                 check_selection(set.points.as_deref(), set.filter.as_ref())?;
                 require(set.points.as_deref().unwrap_or(&[]), &created, &deleted)?;
-                parse_key(set.key.as_deref())?;
+                check_set_payload(&set)?;
                 UpdateOperation::OverwritePayload(set)
             }
             UpdateOperation::DeletePayload(del) => {
@@ -888,6 +905,12 @@ fn check_selection(points: Option<&[PointId]>, filter: Option<&Filter>) -> Resul
     validate_filter(filter)
 }
 
+/// The key path parses, and the payload set under it stays within the depth bound.
+fn check_set_payload(set: &SetPayload) -> Result<()> {
+    let steps = parse_key(set.key.as_deref())?.map_or(0, |path| 1 + path.items().len());
+    crate::limits::check_payload(&set.payload, steps)
+}
+
 fn parse_key(key: Option<&str>) -> Result<Option<JsonPath>> {
     key.map(|k| k.parse::<JsonPath>().map_err(|e| EngineError::BadInput(format!("Invalid payload key `{k}`: {e}"))))
         .transpose()
@@ -924,6 +947,44 @@ fn selector_ids(store: &PointStore, selector: &PointsSelector) -> Vec<PointId> {
     match selector {
         PointsSelector::Ids { points, .. } => select(store, Some(points), None),
         PointsSelector::Filter { filter, .. } => select(store, None, Some(filter)),
+    }
+}
+
+/// What the write path refuses and replay must not apply either: a record
+/// logged by an older build before the bounds in [`crate::limits`] existed
+/// could set a payload under a key path too long to parse (applying it would
+/// silently write at the top instead) or too deep to read back.
+fn check_replayable(entry: &WalEntry) -> Result<()> {
+    let WalEntry::Update(ops) = entry else { return Ok(()) };
+    for op in ops {
+        match op {
+            UpdateOperation::SetPayload(set) | UpdateOperation::OverwritePayload(set) => check_set_payload(set)?,
+            UpdateOperation::DeletePayload(del) => {
+                for key in &del.keys {
+                    parse_key(Some(key))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Sets `bytes` aside in the `quarantine/` folder of collection directory `dir` under `file`
+/// and says so in the log. Recovery goes on without them.
+pub(crate) fn quarantine(dir: &Path, file: &str, bytes: &[u8], reason: &str) {
+    let folder = dir.join("quarantine");
+    let path = folder.join(file);
+    let saved = std::fs::create_dir_all(&folder).and_then(|()| std::fs::write(&path, bytes));
+    match saved {
+        Ok(()) => tracing::error!(
+            file = %path.display(),
+            "{reason}; it was not applied and is kept in the quarantine file"
+        ),
+        Err(e) => tracing::error!(
+            file = %path.display(),
+            "{reason}; it was not applied, and saving it to the quarantine file failed: {e}"
+        ),
     }
 }
 

@@ -9,6 +9,7 @@ mod facet;
 pub mod filter;
 pub mod geo;
 mod hnsw;
+pub mod limits;
 pub mod operations;
 mod payload_index;
 pub mod payload_path;

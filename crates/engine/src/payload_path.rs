@@ -114,6 +114,13 @@ impl Parser<'_> {
         let first_key = self.key()?;
         let mut rest = Vec::new();
         while let Some(c) = self.peek() {
+            // Each step becomes a level of nesting where the path is written.
+            if rest.len() + 1 >= crate::limits::MAX_PATH_STEPS {
+                return Err(self.fail(format!(
+                    "the path has more than {} steps",
+                    crate::limits::MAX_PATH_STEPS
+                )));
+            }
             match c {
                 '.' => {
                     self.pos += 1;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::error::{EngineError, Result};
 use crate::filter::{Condition, Filter};
 use crate::operations::{PointInsertOperations, PointsData, PointsSelector, UpdateOperation};
-use crate::payload_path::{self, JsonPath};
+use crate::payload_path::{self, JsonPath, JsonPathItem};
 use crate::requests::{OneOrMany, Prefetch};
 use crate::types::{Payload, PointId};
 
@@ -26,18 +26,37 @@ pub struct PayloadRestriction {
 
 impl PayloadRestriction {
     /// A restriction from the key's `{key: value}` map. Keys must be payload
-    /// paths; values strings, integers or booleans (what `match` can compare).
+    /// paths that name one value (`a.b`, `a[0]`, never `[]`); values strings,
+    /// integers or booleans (what `match` can compare).
     pub fn new(collection: &str, values: &Payload) -> Result<PayloadRestriction> {
         let mut pairs = Vec::with_capacity(values.len());
-        let mut conditions = Vec::with_capacity(values.len());
+        let mut conditions = Vec::with_capacity(2 * values.len());
         for (key, value) in values {
             let path: JsonPath = key
                 .parse()
                 .map_err(|e| EngineError::Service(format!("payload restriction key `{key}`: {e}")))?;
-            let condition: Condition = serde_json::from_value(json!({"key": key, "match": {"value": value}}))
-                .map_err(|e| EngineError::Service(format!("payload restriction value for `{key}`: {e}")))?;
+            // `[]` names every item of an array; a restricted field must name one value.
+            if path.items().contains(&JsonPathItem::WildcardIndex) {
+                return Err(EngineError::Forbidden(format!(
+                    "Payload restriction on collection {collection} cannot be applied: `{key}` names more than one value"
+                )));
+            }
+            if !(value.is_string() || value.is_i64() || value.is_u64() || value.is_boolean()) {
+                return Err(EngineError::Service(format!(
+                    "payload restriction value for `{key}` must be a string, an integer or a boolean"
+                )));
+            }
+            // `match` alone also accepts an array holding the value; the
+            // `is_empty` on `key[]` rules arrays out (see `exact_value`).
+            for condition in [
+                json!({"key": key, "match": {"value": value}}),
+                json!({"is_empty": {"key": format!("{path}[]")}}),
+            ] {
+                conditions.push(serde_json::from_value::<Condition>(condition).map_err(|e| {
+                    EngineError::Service(format!("payload restriction value for `{key}`: {e}"))
+                })?);
+            }
             pairs.push((path, value.clone()));
-            conditions.push(condition);
         }
         Ok(PayloadRestriction {
             collection: collection.to_string(),
@@ -53,9 +72,11 @@ impl PayloadRestriction {
         ))
     }
 
-    /// Whether a payload carries every restricted value.
+    /// Whether a payload carries every restricted value, exactly: the field
+    /// holds the scalar itself, not an array that contains it (an array
+    /// `["acme", "other"]` would put one point in two tenants' views).
     pub fn matches(&self, payload: &Payload) -> bool {
-        self.pairs.iter().all(|(path, value)| payload_path::values(payload, path).contains(&value))
+        self.pairs.iter().all(|(path, value)| exact_value(payload, path) == Some(value))
     }
 
     /// `filter` narrowed to the restriction.
@@ -177,5 +198,20 @@ impl PayloadRestriction {
 
     fn same_value(&self, key: &str, value: &Value) -> bool {
         self.pairs.iter().any(|(path, v)| path.first_key() == key && path.items().is_empty() && v == value)
+    }
+}
+
+/// The single non-array value at a path without `[]`, or `None` when the path
+/// is missing or holds an array. A key step never enters an array (see
+/// [`payload_path::raw_values`]), so such a path finds at most one value.
+///
+/// The restriction filter says the same in conditions: `match` finds the value
+/// at the path or inside an array there, and `is_empty` on `path[]` holds only
+/// when the path holds no array with a non-empty item; together they accept
+/// exactly the scalar.
+fn exact_value<'a>(payload: &'a Payload, path: &JsonPath) -> Option<&'a Value> {
+    match payload_path::raw_values(payload, path).as_slice() {
+        [value] if !value.is_array() => Some(value),
+        _ => None,
     }
 }

@@ -117,7 +117,7 @@ impl Collection {
             limit: Some(limit.saturating_add(offset)),
             lookup_from: request.lookup_from,
         };
-        let stage = self.resolve_stage(top, storage, true)?;
+        let stage = self.resolve_stage(top, storage, 0)?;
         let points = self.finish(stage, offset, &with_payload, &with_vector)?;
         Ok(QueryResponse { points })
     }
@@ -144,7 +144,7 @@ impl Collection {
             limit: Some(request.limit.saturating_add(offset)),
             lookup_from: request.lookup_from,
         };
-        let stage = self.resolve_stage(prefetch, storage, true)?;
+        let stage = self.resolve_stage(prefetch, storage, 0)?;
         self.finish(
             stage,
             offset,
@@ -175,7 +175,7 @@ impl Collection {
             lookup_from: request.lookup_from,
             ..Default::default()
         };
-        let stage = self.resolve_stage(prefetch, storage, true)?;
+        let stage = self.resolve_stage(prefetch, storage, 0)?;
         self.finish(
             stage,
             offset,
@@ -257,7 +257,7 @@ impl Collection {
             .parse()
             .map_err(|e| EngineError::BadInput(format!("Invalid group_by key `{}`: {e}", params.group_by)))?;
         prefetch.limit = Some(usize::MAX / 2);
-        let stage = self.resolve_stage(prefetch, storage, true)?;
+        let stage = self.resolve_stage(prefetch, storage, 0)?;
         let with_payload = with_payload.unwrap_or(WithPayload::Enable(false));
         let with_vector = with_vector.unwrap_or(WithVector::Enable(false));
         let hits = self.finish(stage, 0, &WithPayload::Enable(true), &with_vector)?;
@@ -360,14 +360,23 @@ impl Collection {
 
     /// Resolves ids and `lookup_from` references of a stage (and its
     /// prefetches) into vectors, and checks the names and sizes.
-    fn resolve_stage(&self, p: Prefetch, storage: &Storage, top: bool) -> Result<Stage> {
+    /// `depth` is 0 for the request itself and grows by one per prefetch level.
+    fn resolve_stage(&self, p: Prefetch, storage: &Storage, depth: usize) -> Result<Stage> {
+        // The nesting comes from the request: bound it before recursing.
+        if depth > crate::limits::MAX_PREFETCH_DEPTH {
+            return Err(EngineError::BadInput(format!(
+                "Prefetches are nested more than {} levels deep",
+                crate::limits::MAX_PREFETCH_DEPTH
+            )));
+        }
+        let top = depth == 0;
         check_params(p.params.as_ref())?;
         let using = p.using.clone().unwrap_or_else(|| DEFAULT_VECTOR.to_string());
         let prefetch = match p.prefetch {
             Some(list) => list
                 .into_vec()
                 .into_iter()
-                .map(|child| self.resolve_stage(child, storage, false))
+                .map(|child| self.resolve_stage(child, storage, depth + 1))
                 .collect::<Result<Vec<_>>>()?,
             None => Vec::new(),
         };

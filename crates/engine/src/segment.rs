@@ -478,16 +478,14 @@ impl PointStore {
         let applied_seq = r.u64().ok_or_else(|| corrupt("truncated header"))?;
         let json_len = r.u32().ok_or_else(|| corrupt("truncated header"))? as usize;
         let json = r.take(json_len).ok_or_else(|| corrupt("truncated metadata"))?;
-        #[derive(Deserialize)]
-        struct Meta {
-            ids: Vec<PointId>,
-            versions: Vec<u64>,
-            payloads: Vec<Payload>,
-            payload_index: BTreeMap<String, PayloadFieldSchema>,
-            multi: BTreeMap<String, Vec<Option<Vec<Vec<f32>>>>>,
-            sparse: BTreeMap<String, Vec<Option<SparseVector>>>,
-        }
-        let meta: Meta = serde_json::from_slice(json).map_err(|e| corrupt(&format!("metadata: {e}")))?;
+        let meta: CheckpointMeta = match serde_json::from_slice(json) {
+            Ok(meta) => meta,
+            // serde_json's error has no variant to match on for this; its
+            // message is stable ("recursion limit exceeded").
+            Err(e) if e.to_string().contains("recursion limit") => decode_deep_meta(json, path)
+                .map_err(|e| corrupt(&format!("metadata: {e}")))?,
+            Err(e) => return Err(corrupt(&format!("metadata: {e}"))),
+        };
         let n = meta.ids.len();
         if meta.versions.len() != n || meta.payloads.len() != n {
             return Err(corrupt("column lengths differ"));
@@ -535,6 +533,48 @@ impl PointStore {
             applied_seq,
         })
     }
+}
+
+/// The JSON part of a checkpoint.
+#[derive(Deserialize)]
+struct CheckpointMeta {
+    ids: Vec<PointId>,
+    versions: Vec<u64>,
+    payloads: Vec<Payload>,
+    payload_index: BTreeMap<String, PayloadFieldSchema>,
+    multi: BTreeMap<String, Vec<Option<Vec<Vec<f32>>>>>,
+    sparse: BTreeMap<String, Vec<Option<SparseVector>>>,
+}
+
+/// Reads checkpoint metadata that holds payloads nested deeper than JSON
+/// decoding allows, as an older build could write before payload depth was
+/// bounded. Each payload past [`crate::limits::MAX_PAYLOAD_DEPTH`] is moved to
+/// the quarantine folder and its point keeps an empty payload, so one such
+/// point never keeps the collection from opening. Decoding, encoding and
+/// dropping such trees recurse, so all of it runs on a thread with a large stack.
+fn decode_deep_meta(json: &[u8], checkpoint: &Path) -> std::result::Result<CheckpointMeta, String> {
+    const DEEP_STACK: usize = 256 * 1024 * 1024;
+    let dir = checkpoint.parent().unwrap_or(Path::new("."));
+    std::thread::scope(|scope| {
+        let work = std::thread::Builder::new().stack_size(DEEP_STACK).spawn_scoped(scope, || {
+            let mut de = serde_json::Deserializer::from_slice(json);
+            de.disable_recursion_limit();
+            let mut meta = CheckpointMeta::deserialize(&mut de).map_err(|e| e.to_string())?;
+            for (id, payload) in meta.ids.iter().zip(meta.payloads.iter_mut()) {
+                if crate::limits::payload_depth(payload) > crate::limits::MAX_PAYLOAD_DEPTH {
+                    let deep = std::mem::take(payload);
+                    let bytes = serde_json::to_vec(&serde_json::json!({"id": id, "payload": deep})).unwrap_or_default();
+                    let reason = format!("the payload of point {id} in {} is nested too deep", checkpoint.display());
+                    crate::collection::quarantine(dir, &format!("payload-{id}.json"), &bytes, &reason);
+                }
+            }
+            Ok(meta)
+        });
+        match work {
+            Ok(handle) => handle.join().unwrap_or_else(|_| Err("decoding deep payloads failed".into())),
+            Err(e) => Err(format!("starting the decoder thread: {e}")),
+        }
+    })
 }
 
 impl PointStore {

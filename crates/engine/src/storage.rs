@@ -63,6 +63,9 @@ pub(crate) type CatalogView = (Vec<(String, Arc<Collection>)>, BTreeMap<String, 
 struct Catalog {
     collections: BTreeMap<String, Arc<Collection>>,
     aliases: BTreeMap<String, String>,
+    /// Collections whose files could not be opened, with the reason. Their
+    /// names stay taken, so nothing replaces the data while it awaits repair.
+    unavailable: BTreeMap<String, String>,
 }
 
 /// All collections of one server.
@@ -93,6 +96,7 @@ impl Storage {
         }
         let mut collections = BTreeMap::new();
         let mut aliases = BTreeMap::new();
+        let mut unavailable = BTreeMap::new();
         {
             let tx = meta.begin_read()?;
             let table = tx.open_table(COLLECTIONS)?;
@@ -103,8 +107,16 @@ impl Storage {
                     EngineError::Corrupted { path: root.join("meta.redb"), reason: format!("collection `{name}`: {e}") }
                 })?;
                 let dir = root.join("collections").join(&record.dir);
-                let collection = Collection::open(&name, &dir, record.config)?;
-                collections.insert(name, Arc::new(collection));
+                // One damaged collection must not keep the others down.
+                match Collection::open(&name, &dir, record.config) {
+                    Ok(collection) => {
+                        collections.insert(name, Arc::new(collection));
+                    }
+                    Err(e) => {
+                        tracing::error!(collection = %name, dir = %dir.display(), "the collection could not be opened and stays unavailable until its files are repaired: {e}");
+                        unavailable.insert(name, e.to_string());
+                    }
+                }
             }
             let table = tx.open_table(ALIASES)?;
             for entry in table.iter()? {
@@ -113,7 +125,7 @@ impl Storage {
             }
         }
         crate::snapshot::remove_leftovers(&config);
-        let storage = Arc::new(Storage { config, meta, catalog: RwLock::new(Catalog { collections, aliases }) });
+        let storage = Arc::new(Storage { config, meta, catalog: RwLock::new(Catalog { collections, aliases, unavailable }) });
         spawn_flusher(Arc::downgrade(&storage));
         spawn_optimizer(Arc::downgrade(&storage));
         Ok(storage)
@@ -138,6 +150,9 @@ impl Storage {
     pub fn collection(&self, name_or_alias: &str) -> Result<Arc<Collection>> {
         let catalog = self.catalog.read();
         let name = catalog.aliases.get(name_or_alias).map(String::as_str).unwrap_or(name_or_alias);
+        if let Some(reason) = catalog.unavailable.get(name) {
+            return Err(EngineError::Service(format!("Collection `{name}` could not be opened at start: {reason}")));
+        }
         catalog
             .collections
             .get(name)
@@ -157,7 +172,7 @@ impl Storage {
         }
         let config = CollectionConfig::from_create(request)?;
         let mut catalog = self.catalog.write();
-        if catalog.collections.contains_key(name) {
+        if catalog.collections.contains_key(name) || catalog.unavailable.contains_key(name) {
             return Err(EngineError::AlreadyExists(format!("Collection `{name}` already exists!")));
         }
         if catalog.aliases.contains_key(name) {

@@ -9,8 +9,8 @@ use crate::collection::{Collection, CollectionInfo, select_payload};
 use crate::error::{EngineError, Result};
 use crate::operations::{CreateFieldIndex, PointsSelector, UpdateOperation, UpdateResult};
 use crate::requests::{
-    CountRequest, CountResult, DiscoverRequest, FacetRequest, FacetResponse, GroupsResult, PointRequest,
-    Query, QueryGroupsRequest, QueryInterface, QueryRequest, QueryResponse, RecommendGroupsRequest,
+    ContextPair, CountRequest, CountResult, DiscoverRequest, FacetRequest, FacetResponse, GroupsResult, PointRequest,
+    OneOrMany, Prefetch, Query, QueryGroupsRequest, QueryInterface, QueryRequest, QueryResponse, RecommendGroupsRequest,
     RecommendRequest, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchGroupsRequest,
     SearchMatrixOffsetsResponse, SearchMatrixPairsResponse, SearchMatrixRequest, SearchRequest, VectorInput,
     WithPayload,
@@ -195,7 +195,7 @@ impl CollectionView {
     pub fn query_groups(&self, mut request: QueryGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
         self.refuse_lookups(!request.referenced_collections().is_empty())?;
         if let Some(r) = &self.restriction {
-            self.check_ids(request.query.iter().flat_map(query_ids))?;
+            self.check_ids(request_ids(request.query.as_ref(), request.prefetch.as_ref()))?;
             request.filter = Some(r.restrict(request.filter.take()));
             request.prefetch = r.restrict_prefetch(request.prefetch.take());
         }
@@ -251,7 +251,7 @@ impl CollectionView {
         self.refuse_shard_key(&request.shard_key)?;
         self.refuse_lookups(!request.referenced_collections().is_empty())?;
         if let Some(r) = &self.restriction {
-            self.check_ids(request.query.iter().flat_map(query_ids))?;
+            self.check_ids(request_ids(request.query.as_ref(), request.prefetch.as_ref()))?;
             request.filter = Some(r.restrict(request.filter.take()));
             request.prefetch = r.restrict_prefetch(request.prefetch.take());
         }
@@ -280,13 +280,16 @@ impl CollectionView {
     }
 
     /// Points named by id in a query must be visible to the key: their
-    /// vectors would otherwise leak through the scores.
-    fn check_ids(&self, ids: impl Iterator<Item = PointId>) -> Result<()> {
+    /// vectors would otherwise leak through the scores. Any id the key cannot
+    /// see, whether it belongs to another tenant or to no point at all, is
+    /// refused the same way, so the answer tells nothing about other tenants.
+    fn check_ids(&self, ids: impl IntoIterator<Item = PointId>) -> Result<()> {
+        let Some(r) = &self.restriction else { return Ok(()) };
         for id in ids {
-            self.get_point(id).map_err(|e| match e {
-                EngineError::NotFound(_) => crate::collection::point_not_found(id),
-                other => other,
-            })?;
+            let visible = self.collection.get_point(id).is_ok_and(|rec| rec.payload.as_ref().is_some_and(|p| r.matches(p)));
+            if !visible {
+                return Err(r.forbidden());
+            }
         }
         Ok(())
     }
@@ -299,10 +302,34 @@ fn input_id(input: &VectorInput) -> Option<PointId> {
     }
 }
 
-/// Ids used as vectors in a query.
+/// Every point id a query request uses as a vector: in its `query` and in
+/// the `query` of every prefetch, at any depth. A restricted key must be able
+/// to see each of them, or the scores would give the hidden vectors away.
+fn request_ids(query: Option<&QueryInterface>, prefetch: Option<&OneOrMany<Prefetch>>) -> Vec<PointId> {
+    let mut ids: Vec<PointId> = query.map(query_ids).unwrap_or_default();
+    // An explicit stack, not recursion: the nesting comes from the request.
+    let mut pending: Vec<&Prefetch> = Vec::new();
+    push_prefetches(prefetch, &mut pending);
+    while let Some(item) = pending.pop() {
+        ids.extend(item.query.as_ref().map(query_ids).unwrap_or_default());
+        push_prefetches(item.prefetch.as_ref(), &mut pending);
+    }
+    ids
+}
+
+fn push_prefetches<'a>(prefetch: Option<&'a OneOrMany<Prefetch>>, out: &mut Vec<&'a Prefetch>) {
+    match prefetch {
+        Some(OneOrMany::One(p)) => out.push(p),
+        Some(OneOrMany::Many(list)) => out.extend(list),
+        None => {}
+    }
+}
+
+/// Ids used as vectors in one `query`.
 fn query_ids(query: &QueryInterface) -> Vec<PointId> {
     match query {
         QueryInterface::Vector(v) | QueryInterface::Query(Query::Nearest(v)) => input_id(v).into_iter().collect(),
+        QueryInterface::NearestMmr(mmr) => input_id(&mmr.nearest).into_iter().collect(),
         QueryInterface::Query(Query::Recommend(rec)) => rec
             .positive
             .iter()
@@ -313,20 +340,39 @@ fn query_ids(query: &QueryInterface) -> Vec<PointId> {
         QueryInterface::Query(Query::Discover(d)) => {
             let mut ids: Vec<PointId> = input_id(&d.target).into_iter().collect();
             if let Some(c) = &d.context {
-                for pair in c.clone().into_vec() {
-                    ids.extend(input_id(&pair.positive));
-                    ids.extend(input_id(&pair.negative));
-                }
+                ids.extend(context_ids(c));
             }
             ids
         }
-        QueryInterface::Query(Query::Context(c)) => c
-            .clone()
-            .into_vec()
-            .iter()
-            .flat_map(|p| [input_id(&p.positive), input_id(&p.negative)])
-            .flatten()
-            .collect(),
-        _ => Vec::new(),
+        QueryInterface::Query(Query::Context(c)) => context_ids(c),
+        QueryInterface::Query(Query::RelevanceFeedback(v)) => relevance_feedback_ids(v),
+        QueryInterface::Query(
+            Query::OrderBy(_) | Query::Fusion(_) | Query::Rrf(_) | Query::Formula(_) | Query::Sample(_),
+        ) => Vec::new(),
     }
+}
+
+fn context_ids(pairs: &OneOrMany<ContextPair>) -> Vec<PointId> {
+    let pairs: &[ContextPair] = match pairs {
+        OneOrMany::One(p) => std::slice::from_ref(p.as_ref()),
+        OneOrMany::Many(list) => list,
+    };
+    pairs.iter().flat_map(|p| [input_id(&p.positive), input_id(&p.negative)]).flatten().collect()
+}
+
+/// `{"relevance_feedback": {"target": <vector input>, "feedback": [{"example": <vector input>, ..}]}}`:
+/// the target and every example may be point ids.
+fn relevance_feedback_ids(value: &serde_json::Value) -> Vec<PointId> {
+    let as_id = |v: &serde_json::Value| match serde_json::from_value::<VectorInput>(v.clone()) {
+        Ok(VectorInput::Id(id)) => Some(id),
+        _ => None,
+    };
+    let target = value.get("target").and_then(as_id);
+    let examples = value
+        .get("feedback")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item.get("example").and_then(as_id));
+    target.into_iter().chain(examples).collect()
 }

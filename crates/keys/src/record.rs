@@ -494,7 +494,7 @@ fn validate_rules(rules: Vec<AccessRule>) -> Result<Vec<AccessRule>> {
                 return Err(KeyError::invalid(
                     field,
                     "a payload key is a path of letters, digits, `_` and `-` separated by `.`, \
-                     optionally with `[]` or `[n]`",
+                     optionally with `[n]` (not `[]`: a restricted field names one value)",
                 ));
             }
             let scalar = match value {
@@ -513,7 +513,7 @@ fn validate_rules(rules: Vec<AccessRule>) -> Result<Vec<AccessRule>> {
     Ok(rules)
 }
 
-/// `a`, `a.b`, `a[]`, `a[0].b_c-d`: what a `match` condition's `key` accepts
+/// `a`, `a.b`, `a[0].b_c-d`: what a `match` condition's `key` accepts, less `[]`
 /// (quoted keys are left out on purpose: they cannot be told apart reliably
 /// from key text by every front end).
 fn is_payload_key(key: &str) -> bool {
@@ -533,7 +533,9 @@ fn is_payload_key(key: &str) -> bool {
                 let Some(close) = inner.find(']') else {
                     return false;
                 };
-                if !inner[..close].bytes().all(|b| b.is_ascii_digit()) {
+                // `[]` would name every item of an array: a restricted field
+                // must name exactly one value (docs/security.md).
+                if close == 0 || !inner[..close].bytes().all(|b| b.is_ascii_digit()) {
                     return false;
                 }
                 rest = &inner[close + 1..];
@@ -762,6 +764,7 @@ mod tests {
             json!({"": "x"}),
             json!({"a..b": "x"}),
             json!({"a[x]": "x"}),
+            json!({"tags[]": "x"}),
         ] {
             let field = field_of(validate(rule(bad.clone())));
             assert!(

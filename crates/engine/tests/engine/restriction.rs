@@ -99,3 +99,172 @@ fn writes_inside_the_restriction_work() {
     let ids: Vec<PointId> = left.points.iter().map(|p| p.id).collect();
     assert!(ids.contains(&PointId::Num(20)) && ids.contains(&PointId::Num(1)));
 }
+
+// ---- the probe's attacks (issue 11) ------------------------------------------
+
+fn query(body: serde_json::Value) -> QueryRequest {
+    serde_json::from_value(body).unwrap()
+}
+
+// Ids anywhere in a prefetch tree, in any query kind, must be visible to the
+// key; a hidden or missing id is refused with §15's message.
+#[test]
+fn ids_inside_prefetch_are_checked_at_every_depth() {
+    let (_dir, storage) = setup();
+    let view = storage.view("c", Some(&tenant_a())).unwrap();
+    let foreign = [
+        json!({"prefetch": {"query": 1}, "query": [1.0, 0.0]}),
+        json!({"prefetch": [{"prefetch": [{"prefetch": {"query": {"nearest": 1}}}]}], "query": [1.0, 0.0]}),
+        json!({"prefetch": {"query": {"recommend": {"positive": [2], "negative": [3]}}}, "query": [1.0, 0.0]}),
+        json!({"prefetch": {"query": {"discover": {"target": 2, "context": [{"positive": 4, "negative": 5}]}}}, "query": [1.0, 0.0]}),
+        json!({"prefetch": {"query": {"context": [{"positive": 2, "negative": 7}]}}, "query": [1.0, 0.0]}),
+        json!({"prefetch": {"query": 99}, "query": [1.0, 0.0]}),
+        json!({"query": {"nearest": 1, "mmr": {"diversity": 0.5}}}),
+    ];
+    for body in foreign {
+        assert!(is_forbidden(view.query(query(body.clone()), &storage)), "{body}");
+    }
+    let groups: osprey_engine::requests::QueryGroupsRequest = serde_json::from_value(
+        json!({"prefetch": {"prefetch": {"query": 3}}, "query": [1.0, 0.0], "group_by": "tenant"}),
+    )
+    .unwrap();
+    assert!(is_forbidden(view.query_groups(groups, &storage)));
+    let own = query(json!({"prefetch": {"prefetch": {"query": 2}, "limit": 10}, "query": [1.0, 0.0], "limit": 10}));
+    let hits = view.query(own, &storage).unwrap().points;
+    // Point 2 itself is left out, as a query by id always does.
+    let mut ids: Vec<PointId> = hits.iter().map(|p| p.id).collect();
+    ids.sort();
+    assert_eq!(ids, [0, 4, 6, 8].map(PointId::Num));
+}
+
+// A restricted field must hold exactly the value: arrays holding it are
+// refused on write and invisible on read.
+#[test]
+fn array_values_never_cross_tenants() {
+    let (_dir, storage) = setup();
+    let view = storage.view("c", Some(&tenant_a())).unwrap();
+    let all = storage.collection("c").unwrap();
+    for body in [
+        json!({"upsert": {"points": [{"id": 30, "vector": [1.0, 1.0], "payload": {"tenant": ["a", "b"]}}]}}),
+        json!({"upsert": {"points": [{"id": 31, "vector": [1.0, 1.0], "payload": {"tenant": ["a"]}}]}}),
+        json!({"set_payload": {"payload": {"tenant": ["a", "b"]}, "points": [2]}}),
+        json!({"overwrite_payload": {"payload": {"tenant": ["a", "b"]}, "points": [2]}}),
+    ] {
+        assert!(is_forbidden(view.update(op(body.clone()), true)), "{body}");
+    }
+    assert_eq!(all.get_point(PointId::Num(2)).unwrap().payload.unwrap()["tenant"], "a");
+    // Points planted by an unrestricted writer stay outside the view.
+    all.update(
+        op(json!({"upsert": {"points": [
+            {"id": 40, "vector": [9.0, 1.0], "payload": {"tenant": ["a", "b"]}},
+            {"id": 41, "vector": [9.0, 1.0], "payload": {"tenant": ["a"]}},
+            {"id": 42, "vector": [9.0, 1.0], "payload": {"tenant": [null, "a"]}},
+            {"id": 43, "vector": [9.0, 1.0], "payload": {"tenant": {"a": "a"}}}
+        ]}})),
+        true,
+    )
+    .unwrap();
+    assert_eq!(view.count(CountRequest { exact: Some(true), ..Default::default() }).unwrap().count, 5);
+    let hits = view.search(serde_json::from_value(json!({"vector": [1.0, 0.0], "limit": 100})).unwrap()).unwrap();
+    assert!(hits.iter().all(|h| matches!(h.id, PointId::Num(n) if n < 10 && n % 2 == 0)), "{hits:?}");
+    let retrieve = PointRequest { ids: (40..44).map(PointId::Num).collect(), with_payload: None, with_vector: None, shard_key: None };
+    assert!(view.retrieve(retrieve).unwrap().is_empty());
+    assert!(is_forbidden(view.query(query(json!({"query": 40})), &storage)));
+    assert!(is_forbidden(view.update(op(json!({"set_payload": {"payload": {"x": 1}, "points": [40]}})), true)));
+    // A filter delete reaches only exact matches.
+    view.update(op(json!({"delete": {"filter": {}}})), true).unwrap();
+    assert_eq!(all.count(CountRequest { exact: Some(true), ..Default::default() }).unwrap().count, 9);
+    // A restriction on a path that names many values cannot be applied exactly.
+    let wildcard = json!({"tags[]": "a"}).as_object().unwrap().clone();
+    assert!(matches!(storage.view("c", Some(&wildcard)), Err(EngineError::Forbidden(_))));
+}
+
+fn bad_input<T>(result: osprey_engine::Result<T>) -> bool {
+    matches!(result, Err(EngineError::BadInput(_)))
+}
+
+fn deep_object(depth: usize) -> serde_json::Value {
+    (1..depth).fold(json!({"leaf": 1}), |inner, _| json!({ "a": inner }))
+}
+
+// Input nested without bound is refused before it is logged; nothing changes.
+#[test]
+fn unbounded_nesting_is_refused_before_anything_is_written() {
+    let (dir, storage) = setup();
+    let all = storage.collection("c").unwrap();
+    for segments in [33, 200, 5000] {
+        let key = vec!["a"; segments].join(".");
+        assert!(bad_input(all.update(op(json!({"set_payload": {"payload": {"x": 1}, "points": [1], "key": key}})), true)));
+        assert!(bad_input(all.update(op(json!({"delete_payload": {"keys": [key], "points": [1]}})), true)));
+    }
+    let upsert = json!({"upsert": {"points": [{"id": 50, "vector": [1.0, 1.0], "payload": deep_object(65)}]}});
+    assert!(bad_input(all.update(op(upsert), true)));
+    let under_key = json!({"set_payload": {"payload": deep_object(40), "points": [1], "key": vec!["k"; 30].join(".")}});
+    assert!(bad_input(all.update(op(under_key), true)));
+    let mut filter = json!({"key": "n", "match": {"value": 1}});
+    for _ in 0..40 {
+        filter = json!({"must": [filter]});
+    }
+    let count: CountRequest = serde_json::from_value(json!({"filter": filter})).unwrap();
+    assert!(bad_input(all.count(count)));
+    let mut prefetch = json!({"query": [1.0, 0.0]});
+    for _ in 0..40 {
+        prefetch = json!({"prefetch": prefetch});
+    }
+    assert!(bad_input(all.query(query(json!({"prefetch": prefetch, "query": [1.0, 0.0]})), &storage)));
+    // Within the bounds, deep is fine.
+    let ok_key = vec!["k"; 31].join(".");
+    all.update(op(json!({"set_payload": {"payload": deep_object(20), "points": [1], "key": ok_key}})), true).unwrap();
+    assert_eq!(all.count(CountRequest::default()).unwrap().count, 10);
+    drop(all);
+    drop(storage);
+    let storage = Storage::open(StorageConfig {
+        storage_path: dir.path().join("storage"),
+        snapshots_path: dir.path().join("snapshots"),
+    })
+    .unwrap();
+    assert_eq!(storage.collection("c").unwrap().count(CountRequest::default()).unwrap().count, 10);
+}
+
+// A record an older build logged before the bounds existed (a set_payload
+// under a 200-step key) is set aside on replay, with everything else applied,
+// instead of keeping the collection from opening.
+#[test]
+fn a_legacy_record_beyond_the_bounds_is_quarantined_on_replay() {
+    let (dir, storage) = setup();
+    drop(storage);
+    let collections = dir.path().join("storage").join("collections");
+    let collection_dir = std::fs::read_dir(&collections).unwrap().next().unwrap().unwrap().path();
+    {
+        let wal = osprey_engine::wal::Wal::open(&collection_dir.join("wal"), Default::default()).unwrap();
+        let key = vec!["a"; 200].join(".");
+        let legacy = json!({"Update": [{"set_payload": {"payload": {"x": 1}, "points": [1], "key": key}}]});
+        wal.append(&serde_json::to_vec(&legacy).unwrap()).unwrap();
+        let after = json!({"Update": [{"set_payload": {"payload": {"later": true}, "points": [3]}}]});
+        let not_json = b"{\"Update\": [".to_vec();
+        wal.append(&not_json).unwrap();
+        wal.append(&serde_json::to_vec(&after).unwrap()).unwrap();
+        wal.sync().unwrap();
+    }
+    let storage = Storage::open(StorageConfig {
+        storage_path: dir.path().join("storage"),
+        snapshots_path: dir.path().join("snapshots"),
+    })
+    .unwrap();
+    let all = storage.collection("c").unwrap();
+    assert_eq!(all.count(CountRequest::default()).unwrap().count, 10);
+    assert_eq!(all.get_point(PointId::Num(1)).unwrap().payload.unwrap(), *json!({"tenant": "b", "n": 1}).as_object().unwrap());
+    assert_eq!(all.get_point(PointId::Num(3)).unwrap().payload.unwrap()["later"], true);
+    let quarantined: Vec<_> = std::fs::read_dir(collection_dir.join("quarantine")).unwrap().collect();
+    assert_eq!(quarantined.len(), 2);
+    // The state survives a checkpoint and another restart.
+    all.checkpoint().unwrap();
+    drop(all);
+    drop(storage);
+    let storage = Storage::open(StorageConfig {
+        storage_path: dir.path().join("storage"),
+        snapshots_path: dir.path().join("snapshots"),
+    })
+    .unwrap();
+    assert_eq!(storage.collection("c").unwrap().get_point(PointId::Num(3)).unwrap().payload.unwrap()["later"], true);
+}

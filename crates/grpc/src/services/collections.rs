@@ -220,8 +220,8 @@ impl Collections for CollectionsService {
             "qdrant.Collections/CollectionClusterInfo",
             Some(&name),
         )?;
-        let storage = self.shared.storage.clone();
-        let points = engine(move || Ok(storage.collection(&name)?.points_count() as u64)).await?;
+        // A payload-restricted caller gets the count of its own view (spec §15).
+        let points = on_view(&self.shared.storage, &caller, name, |view, _| Ok(view.info()?.points_count)).await?;
         Ok(Response::new(CollectionClusterInfoResponse {
             peer_id: self.peer_id(),
             shard_count: 1,

@@ -8,6 +8,7 @@
 
 use std::sync::atomic::Ordering;
 
+use axum::Extension;
 use axum::extract::State;
 use http::HeaderMap;
 use http::header::HOST;
@@ -16,7 +17,8 @@ use serde_json::{Value, json};
 use crate::envelope::ApiOk;
 use crate::error::RestResult;
 use crate::extract::Path;
-use crate::handlers::engine;
+use crate::access::Caller;
+use crate::handlers::on_view;
 use crate::state::AppState;
 
 /// `GET /cluster`.
@@ -48,12 +50,13 @@ pub(crate) async fn status(State(state): State<AppState>, headers: HeaderMap) ->
 }
 
 /// `GET /collections/{c}/cluster`.
+/// A payload-restricted caller gets the count of its own view (spec §15).
 pub(crate) async fn collection_info(
     State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
 ) -> RestResult<ApiOk<Value>> {
-    let storage = state.storage.clone();
-    let points = engine(move || Ok(storage.collection(&name)?.points_count() as u64)).await?;
+    let points = on_view(&state, caller, name, |view, _| Ok(view.info()?.points_count)).await?;
     Ok(ApiOk(json!({
         "peer_id": state.peer_id,
         "shard_count": 1,

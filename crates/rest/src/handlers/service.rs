@@ -71,26 +71,33 @@ pub(crate) struct CollectionFigures {
     pub config: Value,
 }
 
-/// Figures for every collection `keep` accepts, in name order.
+/// Figures for every collection `caller` may list (every collection when
+/// `caller` is `None`), in name order. A collection the caller sees through a
+/// payload restriction reports the figures of that view only: its totals would
+/// tell about other tenants' points (spec §15).
 pub(crate) async fn collection_figures(
     state: &AppState,
-    keep: impl Fn(&str) -> bool,
+    caller: Option<&Caller>,
 ) -> RestResult<Vec<CollectionFigures>> {
-    let names: Vec<String> = state
+    let names: Vec<(String, Option<osprey_engine::Payload>)> = state
         .storage
         .list_collections()
         .into_iter()
-        .filter(|n| keep(n))
+        .filter(|n| caller.is_none_or(|c| c.can_list_collection(n)))
+        .map(|n| {
+            let restriction = caller.and_then(|c| c.payload_restriction(&n)).cloned();
+            (n, restriction)
+        })
         .collect();
     let storage = state.storage.clone();
     engine(move || {
         let mut out = Vec::with_capacity(names.len());
-        for name in names {
+        for (name, restriction) in names {
             // Deleted between the listing and now: skip it.
-            let Ok(collection) = storage.collection(&name) else {
+            let Ok(view) = storage.view(&name, restriction.as_ref()) else {
                 continue;
             };
-            let info = collection.info();
+            let info = view.info()?;
             let config = serde_json::to_value(&info.config).unwrap_or(Value::Null);
             let kinds = vector_kinds(&config);
             out.push(CollectionFigures {
@@ -127,7 +134,7 @@ pub(crate) async fn telemetry(
     Extension(caller): Extension<Caller>,
     Query(_params): Query<TelemetryParams>,
 ) -> RestResult<ApiOk<Value>> {
-    let figures = collection_figures(&state, |name| caller.can_list_collection(name)).await?;
+    let figures = collection_figures(&state, Some(&caller)).await?;
     let collections: Vec<Value> = figures
         .iter()
         .map(|c| {
@@ -195,7 +202,7 @@ fn rest_responses(state: &AppState) -> BTreeMap<String, BTreeMap<&'static str, V
 
 /// `GET /metrics`: Prometheus text. Requires global read (the access table).
 pub(crate) async fn metrics(State(state): State<AppState>) -> RestResult<Response> {
-    let figures = collection_figures(&state, |_| true).await?;
+    let figures = collection_figures(&state, None).await?;
     let mut out = String::new();
     family(
         &mut out,
