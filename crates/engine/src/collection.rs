@@ -912,7 +912,7 @@ fn check_set_payload(set: &SetPayload) -> Result<()> {
 }
 
 fn parse_key(key: Option<&str>) -> Result<Option<JsonPath>> {
-    key.map(|k| k.parse::<JsonPath>().map_err(|e| EngineError::BadInput(format!("Invalid payload key `{k}`: {e}"))))
+    key.map(|k| k.parse::<JsonPath>().map_err(|e| EngineError::BadInput(e.to_string())))
         .transpose()
 }
 

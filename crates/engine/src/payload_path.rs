@@ -34,12 +34,23 @@ pub enum JsonPathItem {
 
 /// A payload key that is not a valid path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid json path: '{input}': {reason}")]
+#[error("Invalid json path: '{}': {reason}", shown(input))]
 pub struct JsonPathError {
     /// The text that failed to parse.
     pub input: String,
     /// What is wrong with it, with a character position where useful.
     pub reason: String,
+}
+
+/// The input as an error message quotes it: a long one is cut, so that an
+/// answer never echoes an unbounded request back (gRPC clients drop a
+/// `grpc-message` over 16 KiB, and logs should not carry it either).
+fn shown(input: &str) -> String {
+    const SHOWN_CHARS: usize = 100;
+    match input.char_indices().nth(SHOWN_CHARS) {
+        Some((cut, _)) => format!("{}... ({} bytes)", &input[..cut], input.len()),
+        None => input.to_string(),
+    }
 }
 
 impl JsonPath {

@@ -23,7 +23,24 @@ pub(crate) fn engine_status(err: &EngineError) -> Status {
     if code == Code::Internal {
         tracing::error!("rpc failed: {err}");
     }
-    Status::new(code, err.to_string())
+    Status::new(code, bounded_message(err.to_string()))
+}
+
+/// Most bytes of an error message sent as `grpc-message`: clients refuse
+/// response metadata over 16 KiB and drop the whole answer, so a message that
+/// quotes a large input is cut rather than turned into a broken stream.
+const MAX_MESSAGE_BYTES: usize = 4096;
+
+fn bounded_message(mut message: String) -> String {
+    if message.len() > MAX_MESSAGE_BYTES {
+        let mut cut = MAX_MESSAGE_BYTES;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("...");
+    }
+    message
 }
 
 /// An authentication failure (§6): UNAUTHENTICATED, or PERMISSION_DENIED for
