@@ -70,6 +70,9 @@ pub struct Collection {
     wal: Wal,
     /// Bytes logged since the last checkpoint; past the WAL capacity we checkpoint.
     logged_bytes: AtomicU64,
+    /// Size of the last checkpoint written or read: the next one waits until
+    /// at least this much has been logged (see [`Collection::write`]).
+    checkpoint_bytes: AtomicU64,
     checkpoint_lock: Mutex<()>,
     /// Set while the optimizer builds an index for this collection.
     optimizing: AtomicBool,
@@ -85,9 +88,9 @@ impl Collection {
     pub(crate) fn open(name: &str, dir: &Path, config: CollectionConfig) -> Result<Collection> {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::io(format!("creating {}", dir.display()), e))?;
         let checkpoint = dir.join(CHECKPOINT_FILE);
-        let mut store = match std::fs::read(&checkpoint) {
-            Ok(bytes) => PointStore::decode(&bytes, &checkpoint)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PointStore::new(&config),
+        let (mut store, checkpoint_bytes) = match std::fs::read(&checkpoint) {
+            Ok(bytes) => (PointStore::decode(&bytes, &checkpoint)?, bytes.len() as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (PointStore::new(&config), 0),
             Err(e) => return Err(EngineError::io(format!("reading {}", checkpoint.display()), e)),
         };
         store.sync_columns(&config);
@@ -100,7 +103,7 @@ impl Collection {
             // The record passed its checksum, so it is what was written; one
             // that this build cannot apply safely is set aside, not trusted,
             // and never keeps the rest of the log from replaying.
-            let entry = serde_json::from_slice::<WalEntry>(&bytes)
+            let entry = crate::limits::decode_json::<WalEntry>(&bytes)
                 .map_err(|e| format!("does not decode: {e}"))
                 .and_then(|entry| check_replayable(&entry).map(|()| entry).map_err(|e| e.to_string()));
             let entry = match entry {
@@ -126,6 +129,7 @@ impl Collection {
             state: RwLock::new(store),
             wal,
             logged_bytes: AtomicU64::new(0),
+            checkpoint_bytes: AtomicU64::new(checkpoint_bytes),
             checkpoint_lock: Mutex::new(()),
             optimizing: AtomicBool::new(false),
             dropped: AtomicBool::new(false),
@@ -281,8 +285,14 @@ impl Collection {
         if wait {
             self.wal.sync_through(seq)?;
         }
+        // A checkpoint rewrites the whole state, so one is taken only once the
+        // log since the last holds at least as many bytes as that checkpoint
+        // did: each rewrite is paid for by as much new log, and the total
+        // written stays linear in what is logged instead of quadratic in the
+        // collection's size. Restart replays at most that much log.
         let capacity = config.wal_config.wal_capacity_mb.max(1) * 1024 * 1024;
-        if self.logged_bytes.load(Ordering::Relaxed) >= capacity {
+        let threshold = capacity.max(self.checkpoint_bytes.load(Ordering::Relaxed));
+        if self.logged_bytes.load(Ordering::Relaxed) >= threshold {
             self.checkpoint()?;
         }
         Ok(seq)
@@ -307,6 +317,7 @@ impl Collection {
         write_atomically(&self.dir.join(CHECKPOINT_FILE), &bytes)?;
         self.wal.truncate_before(seq + 1)?;
         self.logged_bytes.store(0, Ordering::Relaxed);
+        self.checkpoint_bytes.store(bytes.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 
@@ -323,6 +334,7 @@ impl Collection {
         write_atomically(&self.dir.join(CHECKPOINT_FILE), &bytes)?;
         self.wal.truncate_before(seq + 1)?;
         self.logged_bytes.store(0, Ordering::Relaxed);
+        self.checkpoint_bytes.store(bytes.len() as u64, Ordering::Relaxed);
         Ok((config, bytes))
     }
 

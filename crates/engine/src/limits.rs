@@ -10,6 +10,7 @@
 //! operation wraps its payload or filter in a few more levels) stays well
 //! below 128.
 
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};
@@ -45,6 +46,54 @@ pub fn json_depth(value: &Value) -> usize {
         pending.extend(children.map(|child| (child, depth + 1)));
     }
     deepest
+}
+
+/// Most levels of JSON a log record may nest and still be decoded. What the
+/// bounds above admit stays far below it (a filter at [`MAX_FILTER_DEPTH`]
+/// through `nested` conditions takes about 130 levels once logged, more than
+/// serde_json's default limit of 128, which is why records are read with
+/// [`decode_json`]).
+pub const MAX_RECORD_NESTING: usize = 256;
+
+/// Levels of `[` and `{` in JSON text, counted without parsing (strings
+/// skipped), so that a record can be measured before it is decoded.
+pub fn json_text_depth(bytes: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &b in bytes {
+        if in_string {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// Decodes JSON written by this engine (a log record), which may nest deeper
+/// than serde_json's default limit but never past [`MAX_RECORD_NESTING`].
+pub fn decode_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> std::result::Result<T, String> {
+    let depth = json_text_depth(bytes);
+    if depth > MAX_RECORD_NESTING {
+        return Err(format!("nests {depth} levels deep, more than {MAX_RECORD_NESTING}"));
+    }
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    de.disable_recursion_limit();
+    let value = T::deserialize(&mut de).map_err(|e| e.to_string())?;
+    de.end().map_err(|e| e.to_string())?;
+    Ok(value)
 }
 
 /// [`json_depth`] of a payload object.
@@ -113,6 +162,15 @@ mod tests {
         assert_eq!(json_depth(&json!([])), 1);
         assert_eq!(json_depth(&json!({"a": [1, {"b": []}]})), 4);
         assert_eq!(json_depth(&nested_value(500)), 500);
+    }
+
+    #[test]
+    fn text_depth_skips_strings_and_deep_records_are_refused() {
+        assert_eq!(json_text_depth(br#"{"a": "[[{{\"[", "b": [[1]]}"#), 3);
+        let deep = format!("{}1{}", "[".repeat(300), "]".repeat(300));
+        assert!(decode_json::<Value>(deep.as_bytes()).unwrap_err().contains("300 levels"));
+        let fine = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(json_depth(&decode_json::<Value>(fine.as_bytes()).unwrap()), 200);
     }
 
     #[test]

@@ -138,3 +138,50 @@ fn dot_names_are_refused() {
         assert!(storage.create_collection(name, request).is_err(), "{name:?} accepted");
     }
 }
+
+// Checkpoints rewrite the whole state, so they must grow rarer as the state
+// grows (each one paid for by as much new log): a steady upload checkpoints a
+// number of times logarithmic in its size, not once per `wal_capacity_mb`,
+// and everything is there after reopening.
+#[test]
+fn checkpoints_grow_rarer_as_the_collection_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let batches = 80u64;
+    let per_batch = 400u64;
+    let mut checkpoints = std::collections::BTreeSet::new();
+    {
+        let storage = open(dir.path());
+        // No index build: the optimizer would keep the collection open past the drop.
+        let body = json!({"vectors": {"size": 128, "distance": "Dot"}, "wal_config": {"wal_capacity_mb": 1}, "optimizers_config": {"indexing_threshold": 0}});
+        create(&storage, "c", body);
+        let c = storage.collection("c").unwrap();
+        let collection_dir = std::fs::read_dir(dir.path().join("storage/collections")).unwrap().next().unwrap().unwrap().path();
+        let mut logged = 0usize;
+        for b in 0..batches {
+            let points: Vec<_> = (0..per_batch)
+                .map(|i| {
+                    let id = b * per_batch + i;
+                    json!({"id": id, "vector": vec![(id % 97) as f32 * 0.125; 128], "payload": {"n": id}})
+                })
+                .collect();
+            let body = json!({"upsert": {"points": points}});
+            logged += body.to_string().len();
+            c.update(op(body), true).unwrap();
+            // The state only grows, so every checkpoint has a new size; a
+            // batch logs far less than 1 MiB, so at most one happens per batch.
+            if let Ok(meta) = std::fs::metadata(collection_dir.join("points.bin")) {
+                checkpoints.insert(meta.len());
+            }
+        }
+        // One checkpoint per MiB of log would be `logged / 1 MiB` of them.
+        let per_capacity = logged / (1024 * 1024);
+        assert!(per_capacity >= 20, "the test must log enough: {logged} bytes");
+        assert!(!checkpoints.is_empty());
+        assert!(checkpoints.len() * 2 < per_capacity, "{} checkpoints for {per_capacity} MiB of log", checkpoints.len());
+    }
+    let storage = open(dir.path());
+    let c = storage.collection("c").unwrap();
+    assert_eq!(c.count(CountRequest::default()).unwrap().count, batches * per_batch);
+    let last = c.get_point(PointId::Num(batches * per_batch - 1)).unwrap();
+    assert_eq!(last.payload.unwrap()["n"], json!(batches * per_batch - 1));
+}

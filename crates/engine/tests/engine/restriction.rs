@@ -268,3 +268,34 @@ fn a_legacy_record_beyond_the_bounds_is_quarantined_on_replay() {
     .unwrap();
     assert_eq!(storage.collection("c").unwrap().get_point(PointId::Num(3)).unwrap().payload.unwrap()["later"], true);
 }
+
+// The deepest filter the bounds admit, logged inside a restricted delete,
+// replays after a restart: an acknowledged write is never set aside for its
+// depth (through `nested` it takes more JSON levels than serde's default 128).
+#[test]
+fn the_deepest_admitted_filter_replays_after_restart() {
+    let (dir, storage) = setup();
+    let view = storage.view("c", Some(&tenant_a())).unwrap();
+    // 28 levels, 27 of them through `nested` (4 JSON levels each) ...
+    let mut inner = json!({"must": [{"key": "x", "match": {"value": 1}}]});
+    for _ in 1..28 {
+        inner = json!({"must": [{"nested": {"key": "items", "filter": inner}}]});
+    }
+    // ... under three more (deep branch OR n == 2, so point 2 goes), and the
+    // restriction wraps it once more: exactly the bound.
+    let filter = json!({"must": [{"should": [{"key": "n", "match": {"value": 2}}, {"must": [inner]}]}]});
+    view.update(op(json!({"delete": {"filter": filter}})), true).unwrap();
+    let count = |s: &Storage| s.collection("c").unwrap().count(CountRequest { exact: Some(true), ..Default::default() }).unwrap().count;
+    let before = count(&storage);
+    assert_eq!(before, 9);
+    drop(view);
+    drop(storage);
+    let storage = Storage::open(StorageConfig {
+        storage_path: dir.path().join("storage"),
+        snapshots_path: dir.path().join("snapshots"),
+    })
+    .unwrap();
+    assert_eq!(count(&storage), before);
+    let collection_dir = std::fs::read_dir(dir.path().join("storage").join("collections")).unwrap().next().unwrap().unwrap().path();
+    assert!(!collection_dir.join("quarantine").exists());
+}

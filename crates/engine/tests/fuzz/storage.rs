@@ -483,3 +483,21 @@ fn pristine_storage_opens() {
     assert_eq!(state(&storage), Some(pristine().final_state()));
 }
 
+
+#[test]
+#[ignore]
+fn sweep_meta() {
+    let pristine = pristine();
+    let original = &pristine.files.iter().find(|(p, _)| *p == pristine.meta).unwrap().1;
+    eprintln!("meta len {}", original.len());
+    let mut cases: Vec<(usize, usize)> = (0..original.len() / 4096).map(|p| (p * 4096, 4096)).collect();
+    cases.push((5117, 3076));
+    for (at, len) in cases {
+        let mut bytes = original.clone();
+        bytes[at..(at + len).min(original.len())].fill(0);
+        let dir = tempfile::tempdir().unwrap();
+        lay_out(dir.path(), Some((&pristine.meta, &bytes)));
+        let r = std::panic::catch_unwind(|| Storage::open(config(dir.path())).map(|_| ()).map_err(|e| e.to_string()));
+        eprintln!("zero {at}+{len}: {:?}", r.map_err(|e| e.downcast_ref::<&str>().map(|s| s.to_string()).or(e.downcast_ref::<String>().cloned())));
+    }
+}
