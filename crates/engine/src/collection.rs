@@ -22,6 +22,7 @@ use crate::operations::{
     CreateFieldIndex, PayloadFieldSchema, PointInsertOperations, PointStruct, PointsData, PointsSelector, SetPayload,
     UpdateMode, UpdateOperation, UpdateResult, UpdateStatus,
 };
+use crate::log_record::{self, WalEntry};
 use crate::payload_path::{self, JsonPath};
 use crate::requests::{
     CountRequest, CountResult, Direction, PayloadSelector, PointRequest, Record, ScrollRequest,
@@ -34,13 +35,6 @@ use crate::wal::{Wal, WalOptions};
 
 pub(crate) const CHECKPOINT_FILE: &str = "points.bin";
 
-/// What one log record holds.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-enum WalEntry {
-    Update(Vec<UpdateOperation>),
-    CreateIndex(CreateFieldIndex),
-    DeleteIndex(String),
-}
 
 /// Collection status as reported in `GET /collections/{c}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -103,7 +97,7 @@ impl Collection {
             // The record passed its checksum, so it is what was written; one
             // that this build cannot apply safely is set aside, not trusted,
             // and never keeps the rest of the log from replaying.
-            let entry = crate::limits::decode_json::<WalEntry>(&bytes)
+            let entry = log_record::decode(&bytes)
                 .map_err(|e| format!("does not decode: {e}"))
                 .and_then(|entry| check_replayable(&entry).map(|()| entry).map_err(|e| e.to_string()));
             let entry = match entry {
@@ -274,7 +268,7 @@ impl Collection {
         let seq = {
             let mut store = self.state.write();
             let entry = build(&store, &config)?;
-            let bytes = serde_json::to_vec(&entry).map_err(|e| EngineError::Service(e.to_string()))?;
+            let bytes = log_record::encode(&entry).map_err(EngineError::Service)?;
             let seq = self.wal.append(&bytes)?;
             apply_entry(&mut store, &config, &entry, seq);
             store.applied_seq = seq;

@@ -10,6 +10,7 @@ pub mod filter;
 pub mod geo;
 mod hnsw;
 pub mod limits;
+mod log_record;
 pub mod operations;
 mod payload_index;
 pub mod payload_path;

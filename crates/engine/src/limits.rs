@@ -10,7 +10,6 @@
 //! operation wraps its payload or filter in a few more levels) stays well
 //! below 128.
 
-use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::error::{EngineError, Result};

@@ -236,7 +236,18 @@ fn a_legacy_record_beyond_the_bounds_is_quarantined_on_replay() {
     let collections = dir.path().join("storage").join("collections");
     let collection_dir = std::fs::read_dir(&collections).unwrap().next().unwrap().unwrap().path();
     {
-        let wal = osprey_engine::wal::Wal::open(&collection_dir.join("wal"), Default::default()).unwrap();
+        // The background flusher may still hold the collection for a moment after the drop.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let wal = loop {
+            match osprey_engine::wal::Wal::open(&collection_dir.join("wal"), Default::default()) {
+                Ok(wal) => break wal,
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                Err(e) => panic!("{e}"),
+            }
+        };
         let key = vec!["a"; 200].join(".");
         let legacy = json!({"Update": [{"set_payload": {"payload": {"x": 1}, "points": [1], "key": key}}]});
         wal.append(&serde_json::to_vec(&legacy).unwrap()).unwrap();
