@@ -317,10 +317,24 @@ pub enum QueryInterface {
     Vector(VectorInput),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NearestMmrQuery {
     pub nearest: VectorInput,
     pub mmr: Value,
+}
+
+impl<'de> Deserialize<'de> for NearestMmrQuery {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            nearest: VectorInput,
+            mmr: Value,
+        }
+        // Only `{"nearest": .., "mmr": ..}`: a plain two-number vector must
+        // not read as this struct's fields in order.
+        let Fields { nearest, mmr } = crate::types::from_object(deserializer)?;
+        Ok(NearestMmrQuery { nearest, mmr })
+    }
 }
 
 /// Where `lookup_from` takes the vectors of ids given in a query.
@@ -692,4 +706,28 @@ pub struct SearchMatrixOffsetsResponse {
     pub offsets_col: Vec<u64>,
     pub scores: Vec<f32>,
     pub ids: Vec<PointId>,
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    /// Derived structs also read an array of their fields in order; inside the
+    /// untagged query and vector enums that turned short vectors into other
+    /// things. Each shape must land in its own variant.
+    #[test]
+    fn short_vectors_keep_their_meaning() {
+        let query: QueryRequest = serde_json::from_value(json!({"query": [1, 2]})).unwrap();
+        assert_eq!(query.query, Some(QueryInterface::Vector(VectorInput::Dense(vec![1.0, 2.0]))));
+        let multi: VectorInput = serde_json::from_value(json!([[1, 2], [0.5, 0.5]])).unwrap();
+        assert_eq!(multi, VectorInput::Multi(vec![vec![1.0, 2.0], vec![0.5, 0.5]]));
+        let stored: Vector = serde_json::from_value(json!([[1, 2], [3, 4]])).unwrap();
+        assert_eq!(stored, Vector::Multi(vec![vec![1.0, 2.0], vec![3.0, 4.0]]));
+        let sparse: VectorInput = serde_json::from_value(json!({"indices": [1, 2], "values": [0.5, 0.5]})).unwrap();
+        assert_eq!(sparse, VectorInput::Sparse(SparseVector { indices: vec![1, 2], values: vec![0.5, 0.5] }));
+        let mmr: QueryInterface = serde_json::from_value(json!({"nearest": [1, 2], "mmr": {"diversity": 0.5}})).unwrap();
+        assert!(matches!(mmr, QueryInterface::NearestMmr(_)));
+    }
 }

@@ -22,6 +22,10 @@
 //! files and directories whose paths stay inside it, and never overwriting;
 //! then it checks the content, builds the new collection directory and swaps
 //! it in. Errors never quote the content of a file.
+//!
+//! Startup recovery (`--snapshot`, `--storage-snapshot`) uses the same
+//! unpacking, but unpacks and checks every file it was given before it
+//! changes anything, and leaves existing names alone unless forced.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -32,10 +36,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::collection::{CHECKPOINT_FILE, Collection};
-use crate::config::CollectionConfig;
+use crate::config::{CollectionConfig, validate_collection_name};
 use crate::error::{EngineError, Result};
 use crate::segment::PointStore;
-use crate::storage::Storage;
+use crate::storage::{AliasOperation, ChangeAliasesOperation, Storage};
 
 const MANIFEST: &str = "osprey-snapshot.json";
 const CONFIG: &str = "config.json";
@@ -93,6 +97,64 @@ struct FullManifest {
     collections: BTreeMap<String, String>,
     /// Alias -> collection name.
     aliases: BTreeMap<String, String>,
+}
+
+/// What a startup recovery did: the collections and aliases recovered, and
+/// those skipped with the reason (to be logged: a skipped name is a recovery
+/// the operator asked for and did not get).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Recovery {
+    /// Collections created or replaced from a snapshot, in order.
+    pub recovered: Vec<String>,
+    /// Collections left as they were.
+    pub skipped: Vec<Skipped>,
+    /// Aliases restored (including those already pointing where the snapshot says).
+    pub aliases: Vec<String>,
+    /// Aliases not restored.
+    pub skipped_aliases: Vec<Skipped>,
+}
+
+/// A name a recovery left alone, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub name: String,
+    pub reason: String,
+}
+
+impl Recovery {
+    fn skip(&mut self, name: String, reason: String) {
+        self.skipped.push(Skipped { name, reason });
+    }
+
+    fn skip_alias(&mut self, name: String, reason: String) {
+        self.skipped_aliases.push(Skipped { name, reason });
+    }
+}
+
+/// What holds a name a startup recovery wants to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    Collection,
+    Alias,
+    /// A collection whose files could not be opened at start: they await
+    /// repair and are never replaced by a recovery.
+    Unavailable,
+}
+
+impl Taken {
+    fn reason(self, force: bool) -> String {
+        match (self, force) {
+            (Taken::Collection, _) => "the collection exists; --force-snapshot replaces it".into(),
+            (Taken::Alias, false) => "an alias of that name exists; --force-snapshot replaces its collection".into(),
+            (Taken::Alias, true) => {
+                "an alias of that name exists; a full snapshot does not replace the collection it points at".into()
+            }
+            (Taken::Unavailable, _) => {
+                "the collection exists but could not be opened at start; its files are left for repair".into()
+            }
+        }
+    }
 }
 
 impl Storage {
@@ -267,32 +329,180 @@ impl Storage {
                 )));
             }
         }
-        let file = File::open(path).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => EngineError::NotFound(format!("Snapshot file {} not found", path.display())),
-            _ => EngineError::io(format!("opening {}", path.display()), e),
-        })?;
-        if !file.metadata().is_ok_and(|m| m.is_file()) {
-            return Err(EngineError::NotFound(format!("Snapshot file {} not found", path.display())));
+        let temp = self.recovery_temp_dir()?;
+        let unpacked = temp.path().join("collection");
+        let config = unpack_collection_archive(path, &unpacked)?;
+        self.install_unpacked(&target, &unpacked, config)
+    }
+
+    /// Startup recovery (`--snapshot PATH:COLLECTION`, repeatable): recovers
+    /// each collection from its collection snapshot file, in order. A name
+    /// that is taken (a collection, an alias, or a collection that could not
+    /// be opened) is skipped unless `force`; with `force` it is replaced (an
+    /// alias's collection, as [`Storage::recover_from_file`] does).
+    ///
+    /// Every name is validated and every file unpacked and checked before
+    /// anything changes, so a missing or damaged file leaves the storage as
+    /// it was. Errors name the file.
+    pub fn recover_collection_snapshots(&self, snapshots: &[(String, PathBuf)], force: bool) -> Result<Recovery> {
+        let temp = self.recovery_temp_dir()?;
+        let mut prepared = Vec::with_capacity(snapshots.len());
+        for (i, (collection, path)) in snapshots.iter().enumerate() {
+            let named = |e: EngineError| in_file(path, e);
+            let target = self.recovery_target(collection).map_err(named)?;
+            let unpacked = temp.path().join(i.to_string());
+            let config = unpack_collection_archive(path, &unpacked).map_err(named)?;
+            prepared.push((collection.clone(), target, unpacked, config));
+        }
+        let mut report = Recovery::default();
+        for (collection, target, unpacked, config) in prepared {
+            if let Some(taken) = self.taken_by(&collection) {
+                // With `force`, an alias's collection is replaced, as the
+                // recover API does; files that could not be opened never are.
+                if !force || taken == Taken::Unavailable {
+                    report.skip(collection, taken.reason(force));
+                    continue;
+                }
+            }
+            self.install_unpacked(&target, &unpacked, config)?;
+            report.recovered.push(collection);
+        }
+        Ok(report)
+    }
+
+    /// Startup recovery (`--storage-snapshot PATH`): recovers every collection
+    /// of a full snapshot (made by [`Storage::create_full_snapshot`]) and its
+    /// aliases.
+    ///
+    /// A collection whose name is taken is skipped unless `force`, then it is
+    /// replaced; a name held by an alias or by a collection that could not be
+    /// opened is skipped even with `force`, since replacing it would change a
+    /// different collection or lose files nobody has looked at. An alias is
+    /// restored unless its name is a collection, or an alias pointing
+    /// elsewhere (that one is repointed with `force`).
+    ///
+    /// The outer archive and every collection archive in it are unpacked (by
+    /// the same checked unpacking as [`Storage::recover_from_file`], under the
+    /// storage directory) and checked before anything changes: a file that is
+    /// missing, damaged or not an Osprey full snapshot is an error naming the
+    /// file, and the storage is left as it was.
+    pub fn recover_full_snapshot(&self, path: &Path, force: bool) -> Result<Recovery> {
+        let named = |e: EngineError| in_file(path, e);
+        let temp = self.recovery_temp_dir().map_err(named)?;
+        let outer = temp.path().join("full");
+        create_dir(&outer)?;
+        let file = open_snapshot_file(path).map_err(named)?;
+        unpack_checked(BufReader::new(file), &outer).map_err(named)?;
+        let (collections, aliases) = read_full_archive(&outer).map_err(named)?;
+
+        let mut prepared = Vec::with_capacity(collections.len());
+        for (i, (name, entry)) in collections.iter().enumerate() {
+            let inner = outer.join(entry);
+            let unpacked = temp.path().join(i.to_string());
+            let config = unpack_collection_archive(&inner, &unpacked).map_err(|e| match e {
+                // The inner archive's own complaint, told as the full snapshot's.
+                EngineError::BadRequest(reason) => in_file(
+                    path,
+                    invalid_full(&format!("the archive of collection `{name}` ({}): {reason}", entry.display())),
+                ),
+                other => in_file(path, other),
+            })?;
+            // Unpacked and checked: the inner archive is not needed any more.
+            let _ = fs::remove_file(&inner);
+            prepared.push((name.clone(), unpacked, config));
         }
 
-        let storage_path = self.config().storage_path.clone();
-        let temp_root = storage_path.join(STORAGE_TEMP_DIR);
-        create_dir(&temp_root)?;
-        let unpacked = Removed::dir(temp_root.join(uuid::Uuid::new_v4().to_string()));
-        create_dir(unpacked.path())?;
-        unpack_checked(BufReader::new(file), unpacked.path())?;
-        let config = read_collection_archive(unpacked.path())?;
+        let mut report = Recovery::default();
+        for (name, unpacked, config) in prepared {
+            if let Some(taken) = self.taken_by(&name) {
+                // An alias is not replaced by a collection of its name: with
+                // `force` that would overwrite the collection it points at.
+                if !force || taken != Taken::Collection {
+                    report.skip(name, taken.reason(force));
+                    continue;
+                }
+            }
+            self.install_unpacked(&name, &unpacked, config)?;
+            report.recovered.push(name);
+        }
+        self.restore_aliases(aliases, force, &mut report)?;
+        Ok(report)
+    }
 
+    /// Restores the aliases of a full snapshot in one atomic alias change,
+    /// skipping those whose name is taken (see [`Storage::recover_full_snapshot`]).
+    fn restore_aliases(&self, aliases: BTreeMap<String, String>, force: bool, report: &mut Recovery) -> Result<()> {
+        let existing: BTreeMap<String, String> =
+            self.list_aliases().into_iter().map(|a| (a.alias_name, a.collection_name)).collect();
+        let collections = self.list_collections();
+        let mut actions = Vec::new();
+        for (alias, target) in aliases {
+            if !collections.contains(&target) {
+                // Its collection was skipped for a reason that left nothing
+                // under that name (held by an alias, or unavailable).
+                report.skip_alias(alias, format!("its collection `{target}` was not recovered"));
+                continue;
+            }
+            match existing.get(&alias) {
+                Some(current) if *current == target => {
+                    report.aliases.push(alias);
+                    continue;
+                }
+                Some(current) if !force => {
+                    report.skip_alias(alias, format!("it exists and points at `{current}`; --force-snapshot repoints it"));
+                    continue;
+                }
+                Some(_) => {}
+                None if self.taken_by(&alias).is_some() => {
+                    report.skip_alias(alias, "a collection of that name exists".into());
+                    continue;
+                }
+                None => {}
+            }
+            actions.push(AliasOperation::CreateAlias { collection_name: target, alias_name: alias.clone() });
+            report.aliases.push(alias);
+        }
+        if !actions.is_empty() {
+            self.update_aliases(ChangeAliasesOperation { actions })?;
+        }
+        Ok(())
+    }
+
+    /// Whether `name` counts as existing for a startup recovery, and as what.
+    fn taken_by(&self, name: &str) -> Option<Taken> {
+        if self.list_aliases().iter().any(|a| a.alias_name == name) {
+            return Some(Taken::Alias);
+        }
+        match self.collection(name) {
+            Ok(_) => Some(Taken::Collection),
+            Err(EngineError::NotFound(_)) => None,
+            Err(_) => Some(Taken::Unavailable),
+        }
+    }
+
+    /// A fresh directory under `<storage>/.snapshot-tmp/`, removed on drop
+    /// (and, after a crash, when the storage next opens).
+    fn recovery_temp_dir(&self) -> Result<Removed> {
+        let temp_root = self.config().storage_path.join(STORAGE_TEMP_DIR);
+        create_dir(&temp_root)?;
+        let dir = Removed::dir(temp_root.join(uuid::Uuid::new_v4().to_string()));
+        create_dir(dir.path())?;
+        Ok(dir)
+    }
+
+    /// Builds a new collection directory from an unpacked, checked collection
+    /// archive (`points.bin` is moved, not copied) and swaps it in as `target`.
+    fn install_unpacked(&self, target: &str, unpacked: &Path, config: CollectionConfig) -> Result<()> {
         let record_dir = uuid::Uuid::new_v4().to_string();
-        let new_dir = Removed::dir(storage_path.join("collections").join(&record_dir));
+        let new_dir = Removed::dir(self.config().storage_path.join("collections").join(&record_dir));
         fs::create_dir(new_dir.path())
             .map_err(|e| EngineError::io(format!("creating {}", new_dir.path().display()), e))?;
         let checkpoint = new_dir.path().join(CHECKPOINT_FILE);
-        fs::rename(unpacked.path().join(CHECKPOINT_FILE), &checkpoint)
+        fs::rename(unpacked.join(CHECKPOINT_FILE), &checkpoint)
             .map_err(|e| EngineError::io(format!("moving the checkpoint to {}", checkpoint.display()), e))?;
         sync_dir(new_dir.path())?;
-        let opened = Collection::open(&target, new_dir.path(), config.clone())?;
-        let replaced = self.swap_collection(&target, record_dir, config, opened)?;
+        let opened = Collection::open(target, new_dir.path(), config.clone())?;
+        let replaced = self.swap_collection(target, record_dir, config, opened)?;
         new_dir.keep();
         if let Some(old) = replaced
             && let Err(err) = old.destroy()
@@ -492,6 +702,90 @@ fn read_collection_archive(dir: &Path) -> Result<CollectionConfig> {
         return Err(invalid("points.bin does not fit config.json"));
     }
     Ok(config)
+}
+
+/// Checks an unpacked full archive: its manifest, every collection and alias
+/// name, and that every collection entry is a regular file inside `dir` (each
+/// used once). Returns (collection name, entry path relative to `dir`) in
+/// name order, and the aliases.
+fn read_full_archive(dir: &Path) -> Result<(Vec<(String, PathBuf)>, BTreeMap<String, String>)> {
+    let manifest = read_small(&dir.join(MANIFEST)).ok_or_else(|| invalid_full("it has no readable osprey-snapshot.json"))?;
+    let header: ManifestHeader =
+        serde_json::from_slice(&manifest).map_err(|_| invalid_full("osprey-snapshot.json is not a snapshot manifest"))?;
+    if header.format == COLLECTION_FORMAT {
+        return Err(invalid_full("it is a collection snapshot, not a full-storage snapshot"));
+    }
+    if header.format != FULL_FORMAT || header.version != FORMAT_VERSION {
+        return Err(invalid_full("unknown snapshot format or version"));
+    }
+    let manifest: FullManifest =
+        serde_json::from_slice(&manifest).map_err(|_| invalid_full("osprey-snapshot.json is not a full snapshot manifest"))?;
+    let mut entries = Vec::with_capacity(manifest.collections.len());
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, entry) in manifest.collections {
+        validate_collection_name(&name).map_err(|_| invalid_full("it lists an invalid collection name"))?;
+        let relative = confined_relative(Path::new(&entry))
+            .filter(|r| !r.as_os_str().is_empty())
+            .ok_or_else(|| invalid_full(&format!("the entry of collection `{name}` is outside the archive")))?;
+        if !seen.insert(relative.clone()) || !fs::symlink_metadata(dir.join(&relative)).is_ok_and(|m| m.is_file()) {
+            return Err(invalid_full(&format!("the archive of collection `{name}` is missing")));
+        }
+        entries.push((name, relative));
+    }
+    for (alias, target) in &manifest.aliases {
+        validate_collection_name(alias).map_err(|_| invalid_full("it lists an invalid alias name"))?;
+        if !entries.iter().any(|(name, _)| name == target) {
+            return Err(invalid_full(&format!("alias `{alias}` points at a collection the snapshot does not hold")));
+        }
+        if entries.iter().any(|(name, _)| name == alias) {
+            return Err(invalid_full(&format!("alias `{alias}` has the name of a collection")));
+        }
+    }
+    Ok((entries, manifest.aliases))
+}
+
+fn invalid_full(what: &str) -> EngineError {
+    EngineError::BadRequest(format!("Snapshot is not a valid Osprey full snapshot: {what}"))
+}
+
+/// Opens a snapshot file to recover from: a regular file, or not found.
+fn open_snapshot_file(path: &Path) -> Result<File> {
+    let not_found = || EngineError::NotFound(format!("Snapshot file {} not found", path.display()));
+    let file = File::open(path).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => not_found(),
+        _ => EngineError::io(format!("opening {}", path.display()), e),
+    })?;
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(not_found());
+    }
+    Ok(file)
+}
+
+/// Unpacks the collection archive at `path` into `dir` (created here, under
+/// a recovery temporary directory) and checks it; see [`read_collection_archive`].
+fn unpack_collection_archive(path: &Path, dir: &Path) -> Result<CollectionConfig> {
+    let file = open_snapshot_file(path)?;
+    create_dir(dir)?;
+    unpack_checked(BufReader::new(file), dir)?;
+    read_collection_archive(dir)
+}
+
+/// `err` naming the snapshot file it is about: startup recovery reads several
+/// files, and the operator must learn which one stopped the start.
+fn in_file(path: &Path, err: EngineError) -> EngineError {
+    let shown = path.display().to_string();
+    let with = |m: String| if m.contains(&shown) { m } else { format!("{shown}: {m}") };
+    match err {
+        EngineError::BadInput(m) => EngineError::BadInput(with(m)),
+        EngineError::BadRequest(m) => EngineError::BadRequest(with(m)),
+        EngineError::AlreadyExists(m) => EngineError::AlreadyExists(with(m)),
+        EngineError::NotFound(m) => EngineError::NotFound(with(m)),
+        EngineError::Forbidden(m) => EngineError::Forbidden(with(m)),
+        EngineError::Timeout(m) => EngineError::Timeout(with(m)),
+        EngineError::Service(m) => EngineError::Service(with(m)),
+        // Names its own file.
+        corrupted @ EngineError::Corrupted { .. } => corrupted,
+    }
 }
 
 /// A small regular file of an unpacked archive; `None` if missing, not a
@@ -733,5 +1027,229 @@ impl Drop for Removed {
         {
             tracing::warn!(path = %self.path.display(), error = %e, "cannot remove a temporary snapshot file");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::StorageConfig;
+    use crate::requests::CountRequest;
+
+    fn open(dir: &Path) -> Arc<Storage> {
+        Storage::open(StorageConfig { storage_path: dir.join("storage"), snapshots_path: dir.join("snapshots") })
+            .expect("storage opens")
+    }
+
+    /// Collection `name` with points `0..n` (payload `{"n": i}`).
+    fn populated(storage: &Storage, name: &str, n: u64) {
+        let request = serde_json::from_value(json!({"vectors": {"size": 2, "distance": "Dot"}})).unwrap();
+        storage.create_collection(name, request).unwrap();
+        let points: Vec<_> = (0..n).map(|i| json!({"id": i, "vector": [i as f32, 1.0], "payload": {"n": i}})).collect();
+        let upsert = serde_json::from_value(json!({"upsert": {"points": points}})).unwrap();
+        storage.collection(name).unwrap().update(upsert, true).unwrap();
+    }
+
+    fn count(storage: &Storage, name: &str) -> u64 {
+        storage.collection(name).unwrap().count(CountRequest::default()).unwrap().count
+    }
+
+    fn delete_points(storage: &Storage, name: &str, ids: &[u64]) {
+        let delete = serde_json::from_value(json!({"delete": {"points": ids}})).unwrap();
+        storage.collection(name).unwrap().update(delete, true).unwrap();
+    }
+
+    fn alias(storage: &Storage, alias: &str, collection: &str) {
+        let actions = serde_json::from_value(
+            json!({"actions": [{"create_alias": {"collection_name": collection, "alias_name": alias}}]}),
+        )
+        .unwrap();
+        storage.update_aliases(actions).unwrap();
+    }
+
+    fn tar_of(entries: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data) in entries {
+            append_bytes(&mut builder, name, data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    fn temp_dir_is_clean(dir: &Path) -> bool {
+        fs::read_dir(dir.join("storage").join(STORAGE_TEMP_DIR)).map_or(true, |mut d| d.next().is_none())
+    }
+
+    /// A full snapshot of storage `a` (collections `one` with 5 points and
+    /// `two` with 3, alias `latest` -> `two`), as a file path.
+    fn full_snapshot(dir: &Path) -> PathBuf {
+        let storage = open(&dir.join("a"));
+        populated(&storage, "one", 5);
+        populated(&storage, "two", 3);
+        alias(&storage, "latest", "two");
+        let description = storage.create_full_snapshot().unwrap();
+        storage.full_snapshot_path(&description.name).unwrap()
+    }
+
+    // Prevents `--storage-snapshot` from taking any tar for ours (a Qdrant
+    // full snapshot, a backup of something else): it is refused with an error
+    // naming the file, and nothing in the storage changes.
+    #[test]
+    fn full_recovery_refuses_a_tar_that_is_not_an_osprey_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        populated(&storage, "kept", 4);
+        let qdrant_like = dir.path().join("qdrant-full.snapshot");
+        let config = br#"{"collections_mapping": {"kept": "kept.snapshot"}, "collections_aliases": {}}"#;
+        fs::write(&qdrant_like, tar_of(&[("config.json", config), ("kept.snapshot", b"not ours")])).unwrap();
+
+        let err = storage.recover_full_snapshot(&qdrant_like, true).unwrap_err();
+        let message = err.to_string();
+        assert!(matches!(err, EngineError::BadRequest(_)), "{message}");
+        assert!(message.contains("not a valid Osprey full snapshot"), "{message}");
+        assert!(message.contains(&qdrant_like.display().to_string()), "the file is named: {message}");
+        assert_eq!(storage.list_collections(), ["kept"]);
+        assert_eq!(count(&storage, "kept"), 4);
+        assert!(temp_dir_is_clean(dir.path()));
+
+        // Not a tar at all, a collection snapshot, and a missing file: refused too.
+        let garbage = dir.path().join("garbage.snapshot");
+        fs::write(&garbage, vec![0x5a; 3000]).unwrap();
+        let err = storage.recover_full_snapshot(&garbage, false).unwrap_err();
+        assert!(matches!(err, EngineError::BadRequest(_)), "{err}");
+        let collection = storage.create_snapshot("kept").unwrap();
+        let collection = storage.snapshot_path("kept", &collection.name).unwrap();
+        let err = storage.recover_full_snapshot(&collection, false).unwrap_err();
+        assert!(err.to_string().contains("is a collection snapshot, not a full-storage snapshot"), "{err}");
+        let missing = dir.path().join("missing.snapshot");
+        let err = storage.recover_full_snapshot(&missing, false).unwrap_err();
+        assert!(matches!(err, EngineError::NotFound(_)) && err.to_string().contains("missing.snapshot"), "{err}");
+        assert_eq!(storage.list_collections(), ["kept"]);
+        assert!(temp_dir_is_clean(dir.path()));
+    }
+
+    // Prevents half a recovery: one damaged collection archive inside a full
+    // snapshot stops the whole recovery before any collection or alias is
+    // written, and a manifest entry pointing outside the archive is refused.
+    #[test]
+    fn full_recovery_checks_every_collection_before_changing_anything() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = open(&dir.path().join("a"));
+        populated(&source, "good", 3);
+        let good = source.create_snapshot("good").unwrap();
+        let good = fs::read(source.snapshot_path("good", &good.name).unwrap()).unwrap();
+        let manifest = |entries: serde_json::Value| {
+            serde_json::to_vec(&json!({"format": FULL_FORMAT, "version": FORMAT_VERSION, "collections": entries,
+                "aliases": {"al": "good"}}))
+            .unwrap()
+        };
+        let damaged = dir.path().join("damaged.snapshot");
+        let listing = manifest(json!({"good": "collections/0.snapshot", "bad": "collections/1.snapshot"}));
+        let truncated = &good[..good.len() / 2];
+        fs::write(
+            &damaged,
+            tar_of(&[
+                (MANIFEST, &listing),
+                ("collections/0.snapshot", &good),
+                ("collections/1.snapshot", truncated),
+            ]),
+        )
+        .unwrap();
+        let escaping = dir.path().join("escaping.snapshot");
+        let listing = manifest(json!({"good": "../../etc/passwd"}));
+        fs::write(&escaping, tar_of(&[(MANIFEST, &listing)])).unwrap();
+
+        let storage = open(dir.path());
+        for file in [&damaged, &escaping] {
+            let err = storage.recover_full_snapshot(file, true).unwrap_err();
+            assert!(matches!(err, EngineError::BadRequest(_)), "{err}");
+            assert!(storage.list_collections().is_empty(), "{}: nothing recovered", file.display());
+            assert!(storage.list_aliases().is_empty());
+        }
+        assert!(storage.recover_full_snapshot(&damaged, true).unwrap_err().to_string().contains("`bad`"));
+        assert!(temp_dir_is_clean(dir.path()));
+    }
+
+    // Prevents `--storage-snapshot` from overwriting data it was not told to:
+    // into an empty storage everything comes back; over existing names
+    // nothing changes without `force`; with `force` collections are replaced
+    // and aliases repointed, but a name held by an alias is never replaced.
+    #[test]
+    fn full_recovery_skips_existing_names_unless_forced() {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshot = full_snapshot(dir.path());
+
+        let storage = open(&dir.path().join("b"));
+        let report = storage.recover_full_snapshot(&snapshot, false).unwrap();
+        assert_eq!(report.recovered, ["one", "two"]);
+        assert_eq!(report.aliases, ["latest"]);
+        assert!(report.skipped.is_empty() && report.skipped_aliases.is_empty(), "{report:?}");
+        assert_eq!((count(&storage, "one"), count(&storage, "two")), (5, 3));
+        assert_eq!(storage.resolve("latest").unwrap(), "two");
+        let point = storage.collection("one").unwrap().get_point(crate::PointId::Num(4)).unwrap();
+        assert_eq!(point.payload.unwrap()["n"], json!(4));
+
+        // Changed since: without force, recovery leaves it all as it is.
+        delete_points(&storage, "one", &[0, 1]);
+        alias(&storage, "latest", "one");
+        let report = storage.recover_full_snapshot(&snapshot, false).unwrap();
+        assert!(report.recovered.is_empty(), "{report:?}");
+        let skipped: Vec<&str> = report.skipped.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(skipped, ["one", "two"]);
+        assert_eq!(report.skipped_aliases.len(), 1, "{report:?}");
+        assert_eq!(count(&storage, "one"), 3);
+        assert_eq!(storage.resolve("latest").unwrap(), "one");
+
+        // With force: replaced and repointed.
+        let report = storage.recover_full_snapshot(&snapshot, true).unwrap();
+        assert_eq!(report.recovered, ["one", "two"]);
+        assert_eq!(count(&storage, "one"), 5);
+        assert_eq!(storage.resolve("latest").unwrap(), "two");
+        assert_eq!(fs::read_dir(dir.path().join("b/storage/collections")).unwrap().count(), 2, "old files removed");
+
+        // A name held by an alias: never replaced (it would overwrite the
+        // collection behind the alias), and the alias stays.
+        let storage = open(&dir.path().join("c"));
+        populated(&storage, "other", 2);
+        alias(&storage, "one", "other");
+        let report = storage.recover_full_snapshot(&snapshot, true).unwrap();
+        assert_eq!(report.recovered, ["two"]);
+        assert_eq!(report.skipped[0].name, "one");
+        assert_eq!(count(&storage, "other"), 2);
+        assert_eq!(storage.resolve("one").unwrap(), "other");
+        assert!(temp_dir_is_clean(&dir.path().join("c")));
+    }
+
+    // Prevents `--snapshot A --snapshot B` from recovering A and then failing
+    // on B: every file is checked first, and the failure names B.
+    #[test]
+    fn collection_recovery_checks_every_file_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = open(dir.path());
+        populated(&storage, "src", 6);
+        let made = storage.create_snapshot("src").unwrap();
+        let good = storage.snapshot_path("src", &made.name).unwrap();
+        let bad = dir.path().join("bad.snapshot");
+        fs::write(&bad, b"not a tar").unwrap();
+
+        let err = storage
+            .recover_collection_snapshots(&[("copy".into(), good.clone()), ("other".into(), bad.clone())], false)
+            .unwrap_err();
+        assert!(err.to_string().contains(&bad.display().to_string()), "{err}");
+        assert_eq!(storage.list_collections(), ["src"]);
+
+        delete_points(&storage, "src", &[0]);
+        let both = [("copy".to_string(), good.clone()), ("src".to_string(), good.clone())];
+        let report = storage.recover_collection_snapshots(&both, false).unwrap();
+        assert_eq!(report.recovered, ["copy"]);
+        assert_eq!(report.skipped[0].name, "src");
+        assert_eq!((count(&storage, "copy"), count(&storage, "src")), (6, 5));
+        let report = storage.recover_collection_snapshots(&both[1..], true).unwrap();
+        assert_eq!(report.recovered, ["src"]);
+        assert_eq!(count(&storage, "src"), 6);
+        assert!(temp_dir_is_clean(dir.path()));
     }
 }

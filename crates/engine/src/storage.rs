@@ -263,7 +263,8 @@ impl Storage {
                         return Err(EngineError::collection_not_found(&collection_name));
                     }
                     if catalog.collections.contains_key(&alias_name) {
-                        return Err(EngineError::BadInput(format!(
+                        // Qdrant: 409, StorageError::AlreadyExists.
+                        return Err(EngineError::AlreadyExists(format!(
                             "Collection with name `{alias_name}` already exists!"
                         )));
                     }
@@ -277,7 +278,8 @@ impl Storage {
                 AliasOperation::RenameAlias { old_alias_name, new_alias_name } => {
                     validate_collection_name(&new_alias_name)?;
                     if catalog.collections.contains_key(&new_alias_name) {
-                        return Err(EngineError::BadInput(format!(
+                        // Qdrant: 409, StorageError::AlreadyExists.
+                        return Err(EngineError::AlreadyExists(format!(
                             "Collection with name `{new_alias_name}` already exists!"
                         )));
                     }

@@ -89,10 +89,35 @@ impl<'de> Deserialize<'de> for PointId {
 pub const DEFAULT_VECTOR: &str = "";
 
 /// A sparse vector: parallel lists of dimension indices and values.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SparseVector {
     pub indices: Vec<u32>,
     pub values: Vec<f32>,
+}
+
+impl<'de> Deserialize<'de> for SparseVector {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Fields {
+            indices: Vec<u32>,
+            values: Vec<f32>,
+        }
+        let Fields { indices, values } = from_object(deserializer)?;
+        Ok(SparseVector { indices, values })
+    }
+}
+
+/// Deserializes `T` from a JSON object only. A derived struct also accepts an
+/// array of its fields in order, and inside an untagged enum that makes the
+/// multivector `[[1, 2], [0.5, 0.5]]` parse as a sparse vector, or the query
+/// vector `[1, 2]` as `{"nearest": 1, "mmr": 2}`.
+pub(crate) fn from_object<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+    serde_json::from_value(serde_json::Value::Object(object)).map_err(de::Error::custom)
 }
 
 /// One vector of a point, as written in requests and returned in responses.

@@ -75,8 +75,10 @@ pub struct ServeArgs {
     #[arg(long)]
     pub disable_telemetry: bool,
 
-    /// Recover a collection from a snapshot at startup (repeatable). Not supported yet:
-    /// accepted and ignored with a warning.
+    /// Recover collection COLLECTION from an Osprey collection snapshot file (made by
+    /// `POST /collections/{c}/snapshots`) after the storage opens and before serving
+    /// (repeatable). An existing collection is skipped unless --force-snapshot is given.
+    /// Ignored when --storage-snapshot is given, as in Qdrant.
     #[arg(
         long,
         value_name = "PATH:COLLECTION",
@@ -85,14 +87,15 @@ pub struct ServeArgs {
     )]
     pub snapshot: Vec<SnapshotArg>,
 
-    /// Recover the whole storage from a snapshot at startup. Not supported yet: accepted
-    /// and ignored with a warning.
+    /// Recover every collection and alias of an Osprey full snapshot file (made by
+    /// `POST /snapshots`) after the storage opens and before serving. Existing
+    /// collections and aliases are skipped unless --force-snapshot is given.
     #[arg(long, value_name = "PATH")]
     pub storage_snapshot: Option<PathBuf>,
 
-    /// Overwrite existing collections when recovering snapshots. Accepted and ignored
-    /// while snapshot recovery at startup is not supported.
-    #[arg(long)]
+    /// Replace existing collections (and repoint existing aliases) when recovering
+    /// snapshots at startup.
+    #[arg(short = 'f', long)]
     pub force_snapshot: bool,
 
     /// Drop the cluster consensus state. A single node has none: accepted and ignored.
@@ -136,8 +139,9 @@ impl ServeArgs {
         }
     }
 
-    /// One warning per flag that a single node cannot honour (yet). Values are not
-    /// repeated, since a URI could carry credentials.
+    /// One warning per flag that a single node cannot honour, or that changes nothing
+    /// in the combination given. Values are not repeated, since a URI could carry
+    /// credentials.
     pub fn ignored_flag_warnings(&self) -> Vec<String> {
         let mut warnings = Vec::new();
         if self.uri.is_some() {
@@ -154,24 +158,17 @@ impl ServeArgs {
                     .to_owned(),
             );
         }
-        for snapshot in &self.snapshot {
-            warnings.push(format!(
-                "--snapshot for collection `{}`: recovering snapshots at startup is not \
-                 supported yet; the flag is ignored and the collection is left as it is",
-                snapshot.collection
-            ));
-        }
-        if self.storage_snapshot.is_some() {
+        if self.storage_snapshot.is_some() && !self.snapshot.is_empty() {
             warnings.push(
-                "--storage-snapshot: recovering storage snapshots at startup is not supported \
-                 yet; the flag is ignored and the storage is left as it is"
+                "--snapshot is ignored because --storage-snapshot is given (as in Qdrant): \
+                 only the full snapshot is recovered"
                     .to_owned(),
             );
         }
-        if self.force_snapshot {
+        if self.force_snapshot && self.storage_snapshot.is_none() && self.snapshot.is_empty() {
             warnings.push(
-                "--force-snapshot only applies to snapshot recovery at startup, which is not \
-                 supported yet; it is ignored"
+                "--force-snapshot only applies with --snapshot or --storage-snapshot; it \
+                 changes nothing here"
                     .to_owned(),
             );
         }
@@ -268,9 +265,9 @@ mod tests {
                 },
             ]
         );
-        // Everything except --config-path and --disable-telemetry changes nothing on a
-        // single node and says so.
-        assert_eq!(top.ignored_flag_warnings().len(), 8);
+        // --uri, --bootstrap, --reinit and --stacktrace change nothing on a single node,
+        // and --snapshot gives way to --storage-snapshot; each says so.
+        assert_eq!(top.ignored_flag_warnings().len(), 5);
     }
 
     #[test]
@@ -334,5 +331,17 @@ mod tests {
             ..ServeArgs::default()
         };
         assert!(args.ignored_flag_warnings().is_empty());
+        // Snapshot recovery at startup is honoured: no "ignored" warning.
+        for args in [
+            &["--snapshot", "/s/a.snapshot:a", "--snapshot", "/s/b.snapshot:b", "-f"][..],
+            &["--storage-snapshot", "/s/all.snapshot", "--force-snapshot"],
+        ] {
+            let parsed = parse(args);
+            assert!(parsed.force_snapshot, "{args:?}");
+            let warnings = ServeArgs { uri: None, bootstrap: None, ..parsed }.ignored_flag_warnings();
+            assert!(warnings.is_empty(), "{args:?}: {warnings:?}");
+        }
+        let lone_force = ServeArgs { force_snapshot: true, ..ServeArgs::default() };
+        assert_eq!(lone_force.ignored_flag_warnings().len(), 1);
     }
 }

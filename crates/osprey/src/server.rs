@@ -43,15 +43,17 @@ pub fn run(args: ServeArgs) -> Result<()> {
         .thread_name("osprey")
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(serve(settings))
+    runtime.block_on(serve(settings, &args))
 }
 
-async fn serve(settings: Settings) -> Result<()> {
+async fn serve(settings: Settings, args: &ServeArgs) -> Result<()> {
     let service = &settings.service;
 
     // Opening replays write-ahead logs; blocking this (the main) thread is fine before
-    // anything is served.
+    // anything is served. So is snapshot recovery, which must finish (or stop the
+    // start) before the first request could see half of it.
     let storage = wiring::open_storage(&settings)?;
+    wiring::recover_snapshots(&storage, args)?;
 
     let listener = TcpListener::bind((service.host.as_str(), service.http_port))
         .await
@@ -279,6 +281,51 @@ mod wiring {
             snapshots_path: storage.snapshots_path.clone(),
         })
         .with_context(|| format!("opening storage at {}", storage.storage_path.display()))
+    }
+
+    /// Qdrant's startup recovery: `--storage-snapshot` if given, else every
+    /// `--snapshot`. A file that is missing, damaged or not ours is an error (the
+    /// start stops, naming it); the engine checks every file before changing anything.
+    pub(super) fn recover_snapshots(storage: &Storage, args: &ServeArgs) -> Result<()> {
+        let force = args.force_snapshot;
+        let report = if let Some(path) = &args.storage_snapshot {
+            tracing::info!("recovering the storage from the full snapshot {}", path.display());
+            storage
+                .recover_full_snapshot(path, force)
+                .with_context(|| format!("recovering from --storage-snapshot {}", path.display()))?
+        } else if !args.snapshot.is_empty() {
+            let snapshots: Vec<(String, std::path::PathBuf)> = args
+                .snapshot
+                .iter()
+                .map(|s| (s.collection.clone(), s.path.clone()))
+                .collect();
+            storage
+                .recover_collection_snapshots(&snapshots, force)
+                .context("recovering collections from --snapshot")?
+        } else {
+            return Ok(());
+        };
+        for name in &report.recovered {
+            tracing::info!("collection `{name}` recovered from a snapshot");
+        }
+        for skipped in &report.skipped {
+            tracing::warn!(
+                "collection `{}` not recovered from the snapshot: {}",
+                skipped.name,
+                skipped.reason
+            );
+        }
+        for alias in &report.aliases {
+            tracing::info!("alias `{alias}` restored from the snapshot");
+        }
+        for skipped in &report.skipped_aliases {
+            tracing::warn!(
+                "alias `{}` not restored from the snapshot: {}",
+                skipped.name,
+                skipped.reason
+            );
+        }
+        Ok(())
     }
 
     pub(super) fn close_storage(storage: &Storage) -> Result<()> {

@@ -205,3 +205,34 @@ async fn deleting_collection_removes_its_aliases() {
     assert_eq!(aliases(&server, "/aliases").await, vec![pair("b1", "v2")]);
     server.get("/collections/a1").await.err(404);
 }
+
+/// Issue 14: an alias named like an existing collection is a conflict (409,
+/// as Qdrant's `StorageError::AlreadyExists`), for create and rename alike,
+/// and changes nothing.
+#[tokio::test]
+async fn alias_named_like_a_collection_is_a_conflict() {
+    let server = TestServer::start().await;
+    two_collections(&server).await;
+    let r = server
+        .post(
+            "/collections/aliases",
+            &json!({"actions": [{"create_alias": {"collection_name": "v1", "alias_name": "v2"}}]}),
+        )
+        .await;
+    assert!(r.err(409).contains("Collection with name `v2` already exists!"));
+    server
+        .post(
+            "/collections/aliases",
+            &json!({"actions": [{"create_alias": {"collection_name": "v1", "alias_name": "current"}}]}),
+        )
+        .await
+        .ok();
+    let r = server
+        .post(
+            "/collections/aliases",
+            &json!({"actions": [{"rename_alias": {"old_alias_name": "current", "new_alias_name": "v1"}}]}),
+        )
+        .await;
+    assert!(r.err(409).contains("already exists"));
+    assert_eq!(aliases(&server, "/aliases").await.len(), 1);
+}

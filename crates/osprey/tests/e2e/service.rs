@@ -30,13 +30,15 @@ async fn root_reports_a_qdrant_1_18_version() {
         parts[2].parse::<u32>().is_ok(),
         "patch of {version:?} is not a number"
     );
+    // Built from a git checkout (as the tests always are): the commit it was built from.
+    let commit = r.json["commit"].as_str().unwrap_or_default();
     assert!(
-        r.json.get("commit").is_none()
-            || r.json["commit"].is_string()
-            || r.json["commit"].is_null(),
-        "commit must be a string when present: {}",
+        commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+        "commit must be the 40-digit commit id: {}",
         r.describe()
     );
+    let keys: Vec<&String> = r.json.as_object().map(|o| o.keys().collect()).unwrap_or_default();
+    assert_eq!(keys, ["title", "version", "commit"], "GET / has exactly these keys: {}", r.describe());
     assert!(
         r.json.get("result").is_none(),
         "GET / is a bare object, not an envelope: {}",
