@@ -651,7 +651,7 @@ pub(crate) fn make_record(
 
 pub(crate) fn select_payload(payload: &Payload, with_payload: &WithPayload) -> Option<Payload> {
     // `a.b` selects the value at that path and keeps its nesting:
-    // {"a": {"b": ..}}; paths through arrays fall back to the top-level key.
+    // {"a": {"b": ..}}; `a[].b` keeps the array, each item reduced to its `b`.
     let include = |keys: &[String]| {
         let mut out = Payload::new();
         for key in keys {
@@ -665,8 +665,14 @@ pub(crate) fn select_payload(payload: &Payload, with_payload: &WithPayload) -> O
             match plain {
                 Some(parts) => copy_nested(payload, &mut out, &parts),
                 None => {
-                    if let Some(v) = payload.get(path.first_key()) {
-                        out.insert(path.first_key().to_string(), v.clone());
+                    let projected = payload.get(path.first_key()).and_then(|v| project(v, path.items()));
+                    if let Some(v) = projected {
+                        match out.get_mut(path.first_key()) {
+                            Some(existing) => merge_projection(existing, v),
+                            None => {
+                                out.insert(path.first_key().to_string(), v);
+                            }
+                        }
                     }
                 }
             }
@@ -686,6 +692,49 @@ pub(crate) fn select_payload(payload: &Payload, with_payload: &WithPayload) -> O
             }
             Some(out)
         }
+    }
+}
+
+/// The part of `value` that path `items` selects, keeping the objects and
+/// arrays on the way: `[]` keeps every array item that has something
+/// selected, `[n]` the n-th item alone. `None` when nothing is selected.
+fn project(value: &Value, items: &[payload_path::JsonPathItem]) -> Option<Value> {
+    use payload_path::JsonPathItem;
+    let Some((head, rest)) = items.split_first() else { return Some(value.clone()) };
+    match (head, value) {
+        (JsonPathItem::Key(key), Value::Object(map)) => {
+            let inner = project(map.get(key)?, rest)?;
+            Some(Value::Object([(key.clone(), inner)].into_iter().collect()))
+        }
+        (JsonPathItem::WildcardIndex, Value::Array(list)) => {
+            let kept: Vec<Value> = list.iter().filter_map(|item| project(item, rest)).collect();
+            (!kept.is_empty()).then_some(Value::Array(kept))
+        }
+        (JsonPathItem::Index(i), Value::Array(list)) => Some(Value::Array(vec![project(list.get(*i)?, rest)?])),
+        _ => None,
+    }
+}
+
+/// Merges a second projection of the same value into `into`: objects key by
+/// key, arrays of the same length item by item (both came from one array).
+fn merge_projection(into: &mut Value, other: Value) {
+    match (into, other) {
+        (Value::Object(a), Value::Object(b)) => {
+            for (key, value) in b {
+                match a.get_mut(&key) {
+                    Some(existing) => merge_projection(existing, value),
+                    None => {
+                        a.insert(key, value);
+                    }
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (x, y) in a.iter_mut().zip(b) {
+                merge_projection(x, y);
+            }
+        }
+        (slot, other) => *slot = other,
     }
 }
 

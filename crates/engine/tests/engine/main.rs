@@ -2,6 +2,7 @@
 
 mod durability;
 mod payload_index;
+mod payload_selection;
 mod snapshots;
 mod restriction;
 mod vector_index;
