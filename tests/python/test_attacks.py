@@ -18,30 +18,19 @@ server must restart cleanly afterwards with every collection readable.
 
 from __future__ import annotations
 
-import json
-import warnings
-
-import grpc
 import pytest
 import requests
-from qdrant_client import QdrantClient, models
+from qdrant_client import models
 from qdrant_client import grpc as qdrant_grpc
-from qdrant_client.http.exceptions import UnexpectedResponse
 
 from conftest import OspreyServer
+from test_keys import connect, refusal
 
 ADMIN_KEY = "admin-key-for-python-attack-regressions-0123456789"
 TRANSPORTS = ["rest", "grpc"]
 DIM = 4
 MINE = [1, 2, 3]
 THEIRS = [10, 11, 12]
-
-GRPC_TO_HTTP = {
-    grpc.StatusCode.UNAUTHENTICATED: 401,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-}
 
 
 @pytest.fixture(scope="module")
@@ -60,31 +49,6 @@ def api(srv: OspreyServer, method: str, path: str, key: str = ADMIN_KEY, **kwarg
 def ok(response: requests.Response):
     assert response.status_code == 200, f"{response.status_code}: {response.text}"
     return response.json()["result"]
-
-
-def connect(srv: OspreyServer, key: str, transport: str = "rest") -> QdrantClient:
-    kwargs = {"grpc_port": srv.grpc_port} if transport == "grpc" else {}
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Api key is used with an insecure connection")
-        return QdrantClient(
-            url=srv.url, api_key=key, prefer_grpc=transport == "grpc", timeout=30, check_compatibility=False, **kwargs
-        )
-
-
-def refusal(call) -> tuple[int, str]:
-    """(HTTP status, message) of a refused client call, gRPC codes mapped."""
-    try:
-        call()
-    except grpc.RpcError as err:
-        return GRPC_TO_HTTP.get(err.code(), -1), err.details()
-    except UnexpectedResponse as err:
-        text = err.content.decode(errors="replace")
-        try:
-            text = json.loads(text)["status"]["error"]
-        except (ValueError, KeyError, TypeError):
-            pass
-        return err.status_code, text
-    raise AssertionError("the call was not refused")
 
 
 def vector(pid: int) -> list[float]:

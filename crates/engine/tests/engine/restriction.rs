@@ -9,11 +9,7 @@ use serde_json::json;
 
 fn setup() -> (tempfile::TempDir, std::sync::Arc<Storage>) {
     let dir = tempfile::tempdir().unwrap();
-    let storage = Storage::open(StorageConfig {
-        storage_path: dir.path().join("storage"),
-        snapshots_path: dir.path().join("snapshots"),
-    })
-    .unwrap();
+    let storage = reopen(&dir);
     let request: CreateCollection =
         serde_json::from_value(json!({"vectors": {"size": 2, "distance": "Dot"}})).unwrap();
     storage.create_collection("c", request).unwrap();
@@ -23,6 +19,15 @@ fn setup() -> (tempfile::TempDir, std::sync::Arc<Storage>) {
     let op: UpdateOperation = serde_json::from_value(json!({"upsert": {"points": points}})).unwrap();
     storage.collection("c").unwrap().update(op, true).unwrap();
     (dir, storage)
+}
+
+/// The storage of `setup` opened again, as after a restart.
+fn reopen(dir: &tempfile::TempDir) -> std::sync::Arc<Storage> {
+    Storage::open(StorageConfig {
+        storage_path: dir.path().join("storage"),
+        snapshots_path: dir.path().join("snapshots"),
+    })
+    .unwrap()
 }
 
 fn tenant_a() -> Payload {
@@ -218,11 +223,7 @@ fn unbounded_nesting_is_refused_before_anything_is_written() {
     assert_eq!(all.count(CountRequest::default()).unwrap().count, 10);
     drop(all);
     drop(storage);
-    let storage = Storage::open(StorageConfig {
-        storage_path: dir.path().join("storage"),
-        snapshots_path: dir.path().join("snapshots"),
-    })
-    .unwrap();
+    let storage = reopen(&dir);
     assert_eq!(storage.collection("c").unwrap().count(CountRequest::default()).unwrap().count, 10);
 }
 
@@ -257,11 +258,7 @@ fn a_legacy_record_beyond_the_bounds_is_quarantined_on_replay() {
         wal.append(&serde_json::to_vec(&after).unwrap()).unwrap();
         wal.sync().unwrap();
     }
-    let storage = Storage::open(StorageConfig {
-        storage_path: dir.path().join("storage"),
-        snapshots_path: dir.path().join("snapshots"),
-    })
-    .unwrap();
+    let storage = reopen(&dir);
     let all = storage.collection("c").unwrap();
     assert_eq!(all.count(CountRequest::default()).unwrap().count, 10);
     assert_eq!(all.get_point(PointId::Num(1)).unwrap().payload.unwrap(), *json!({"tenant": "b", "n": 1}).as_object().unwrap());
@@ -272,11 +269,7 @@ fn a_legacy_record_beyond_the_bounds_is_quarantined_on_replay() {
     all.checkpoint().unwrap();
     drop(all);
     drop(storage);
-    let storage = Storage::open(StorageConfig {
-        storage_path: dir.path().join("storage"),
-        snapshots_path: dir.path().join("snapshots"),
-    })
-    .unwrap();
+    let storage = reopen(&dir);
     assert_eq!(storage.collection("c").unwrap().get_point(PointId::Num(3)).unwrap().payload.unwrap()["later"], true);
 }
 
@@ -301,11 +294,7 @@ fn the_deepest_admitted_filter_replays_after_restart() {
     assert_eq!(before, 9);
     drop(view);
     drop(storage);
-    let storage = Storage::open(StorageConfig {
-        storage_path: dir.path().join("storage"),
-        snapshots_path: dir.path().join("snapshots"),
-    })
-    .unwrap();
+    let storage = reopen(&dir);
     assert_eq!(count(&storage), before);
     let collection_dir = std::fs::read_dir(dir.path().join("storage").join("collections")).unwrap().next().unwrap().unwrap().path();
     assert!(!collection_dir.join("quarantine").exists());
