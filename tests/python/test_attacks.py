@@ -270,6 +270,16 @@ def test_unbounded_nesting_is_refused_and_restart_works(srv):
 
     deep_filter = api(srv, "POST", f"/collections/{name}/points/count", json={"filter": _deep_filter(40), "exact": True})
     assert deep_filter.status_code == 400, deep_filter.text
+    # Over gRPC the same filter (the client's protobuf encoder stops near 50 levels).
+    grpc_filter = models.Filter(must=[models.FieldCondition(key="n", match=models.MatchValue(value=1))])
+    for _ in range(39):
+        grpc_filter = models.Filter(must=[grpc_filter])
+    g = connect(srv, ADMIN_KEY, "grpc")
+    try:
+        code, message = refusal(lambda: g.count(name, count_filter=grpc_filter, exact=True))
+        assert (code, "nested" in message) == (400, True), message
+    finally:
+        g.close()
 
     prefetch: dict = {"query": vector(1), "limit": 5}
     for _ in range(40):
