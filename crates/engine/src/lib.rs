@@ -27,7 +27,7 @@ pub mod wal;
 
 pub use collection::{Collection, CollectionInfo, PayloadIndexInfo};
 pub use error::{EngineError, Result};
-pub use snapshot::{SnapshotDescription, upload_file_name};
+pub use snapshot::{Recovery, Skipped, SnapshotDescription, upload_file_name};
 pub use restriction::PayloadRestriction;
 pub use view::CollectionView;
 pub use storage::{AliasDescription, AliasOperation, ChangeAliasesOperation, Storage, StorageConfig};

@@ -704,11 +704,14 @@ fn read_collection_archive(dir: &Path) -> Result<CollectionConfig> {
     Ok(config)
 }
 
+/// What a checked full archive holds: (collection name, its archive's path
+/// relative to the unpacked directory) in name order, and alias -> collection.
+type FullContent = (Vec<(String, PathBuf)>, BTreeMap<String, String>);
+
 /// Checks an unpacked full archive: its manifest, every collection and alias
 /// name, and that every collection entry is a regular file inside `dir` (each
-/// used once). Returns (collection name, entry path relative to `dir`) in
-/// name order, and the aliases.
-fn read_full_archive(dir: &Path) -> Result<(Vec<(String, PathBuf)>, BTreeMap<String, String>)> {
+/// used once).
+fn read_full_archive(dir: &Path) -> Result<FullContent> {
     let manifest = read_small(&dir.join(MANIFEST)).ok_or_else(|| invalid_full("it has no readable osprey-snapshot.json"))?;
     let header: ManifestHeader =
         serde_json::from_slice(&manifest).map_err(|_| invalid_full("osprey-snapshot.json is not a snapshot manifest"))?;

@@ -333,15 +333,29 @@ mod tests {
         assert!(args.ignored_flag_warnings().is_empty());
         // Snapshot recovery at startup is honoured: no "ignored" warning.
         for args in [
-            &["--snapshot", "/s/a.snapshot:a", "--snapshot", "/s/b.snapshot:b", "-f"][..],
+            &[
+                "--snapshot",
+                "/s/a.snapshot:a",
+                "--snapshot",
+                "/s/b.snapshot:b",
+                "-f",
+            ][..],
             &["--storage-snapshot", "/s/all.snapshot", "--force-snapshot"],
         ] {
             let parsed = parse(args);
             assert!(parsed.force_snapshot, "{args:?}");
-            let warnings = ServeArgs { uri: None, bootstrap: None, ..parsed }.ignored_flag_warnings();
+            let warnings = ServeArgs {
+                uri: None,
+                bootstrap: None,
+                ..parsed
+            }
+            .ignored_flag_warnings();
             assert!(warnings.is_empty(), "{args:?}: {warnings:?}");
         }
-        let lone_force = ServeArgs { force_snapshot: true, ..ServeArgs::default() };
+        let lone_force = ServeArgs {
+            force_snapshot: true,
+            ..ServeArgs::default()
+        };
         assert_eq!(lone_force.ignored_flag_warnings().len(), 1);
     }
 }

@@ -290,9 +290,10 @@ mod wiring {
         let force = args.force_snapshot;
         let report = if let Some(path) = &args.storage_snapshot {
             tracing::info!("recovering the storage from the full snapshot {}", path.display());
+            // The engine's errors name the file.
             storage
                 .recover_full_snapshot(path, force)
-                .with_context(|| format!("recovering from --storage-snapshot {}", path.display()))?
+                .context("recovering from --storage-snapshot")?
         } else if !args.snapshot.is_empty() {
             let snapshots: Vec<(String, std::path::PathBuf)> = args
                 .snapshot

@@ -17,3 +17,4 @@ mod points;
 mod scroll;
 mod search;
 mod service;
+mod startup_snapshots;
