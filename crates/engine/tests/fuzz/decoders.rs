@@ -17,7 +17,6 @@ use osprey_engine::operations::{
     BatchVectorStruct, CreateFieldIndex, DeletePayload, DeleteVectors, PayloadFieldSchema, PointInsertOperations,
     PointsData, PointsSelector, SetPayload, UpdateOperation, UpdateOperations, UpdateVectors,
 };
-use osprey_engine::types::{Vector, VectorStruct};
 use osprey_engine::payload_path::JsonPath;
 use osprey_engine::requests::{
     CountRequest, DiscoverRequest, DiscoverRequestBatch, FacetRequest, OneOrMany, PointRequest, Prefetch,
@@ -25,6 +24,7 @@ use osprey_engine::requests::{
     RecommendRequest, RecommendRequestBatch, ScrollRequest, SearchGroupsRequest, SearchMatrixRequest,
     SearchRequest, SearchRequestBatch,
 };
+use osprey_engine::types::{Vector, VectorStruct};
 use osprey_engine::{ChangeAliasesOperation, Payload, PayloadRestriction, PointId};
 use proptest::collection::vec;
 use proptest::prelude::*;
@@ -364,7 +364,7 @@ fn bodies() -> S {
 }
 
 proptest! {
-    #![proptest_config(crate::config(384))]
+    #![proptest_config(crate::config(1000))]
 
     /// Well-shaped filters with some noise: decode, validate, evaluate, read back.
     #[test]
@@ -404,4 +404,20 @@ proptest! {
     fn collection_names(name in prop_oneof![json::text(), "\\PC{0,300}", ".{0,4}"]) {
         let _ = validate_collection_name(&name);
     }
+}
+
+/// Found by `filters`: a numeric range bound can come back as the next f64
+/// after a trip through JSON text, because serde_json (without its
+/// `float_roundtrip` feature) does not always read the shortest form of an
+/// f64 back exactly. Filters travel as that text through the write-ahead log
+/// (delete or set_payload by filter, `update_filter`) and JWT claims. Here the
+/// bound 9058785449805292033 is the f64 9.058785449805292e18, written as such
+/// and read back as 9.058785449805293e18. The generators avoid such numbers
+/// (`json::number`) until this is fixed.
+#[test]
+#[ignore = "known bug: f64 range bounds can change by one ulp through JSON text (serde_json float parsing)"]
+fn range_bounds_read_back_exactly() {
+    let filter: Filter = serde_json::from_value(json!({"must": [{"key": "a", "range": {"lt": 9058785449805292033u64}}]}))
+        .expect("filter decodes");
+    assert_round_trip("filter", &filter);
 }

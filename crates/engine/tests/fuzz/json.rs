@@ -3,8 +3,9 @@
 //! some noise mixed in (random values, missing and unknown keys, wrong types).
 //!
 //! Numbers are chosen to survive a trip through JSON text exactly (integers,
-//! quarters, a few short decimals and the extremes), so a property that
-//! compares a value with its re-read copy never fails on float printing.
+//! quarters, a few short decimals and the extremes, minus the values serde_json
+//! reads back as a neighbouring f64), so a property that compares a value with
+//! its re-read copy fails on the engine, not on float printing.
 //!
 //! Every tree stays within [`MAX_DEPTH`] levels of nesting: very deep trees are
 //! a separate, known problem (stack depth) with limits on their way, and are
@@ -33,8 +34,21 @@ pub fn depth(value: &Value) -> usize {
 // ---------------------------------------------------------------------------
 // Scalars
 
+/// Whether serde_json reads the text it writes for `x` back as `x`. Not
+/// always so (see `decoders::range_bounds_read_back_exactly`, a known issue);
+/// the generators keep to numbers for which it holds.
+fn f64_survives_json(x: f64) -> bool {
+    serde_json::to_string(&x).ok().and_then(|text| serde_json::from_str::<f64>(&text).ok()) == Some(x)
+}
+
 /// Numbers: mostly small, sometimes at the edges of i64 / u64 / f64.
 pub fn number() -> S {
+    any_number()
+        .prop_filter("an f64 serde_json reads back exactly", |v| v.as_f64().is_none_or(f64_survives_json))
+        .boxed()
+}
+
+fn any_number() -> S {
     prop_oneof![
         6 => (-5i64..50).prop_map(Value::from),
         1 => any::<i64>().prop_map(Value::from),
@@ -440,8 +454,14 @@ fn float() -> S {
     .boxed()
 }
 
+/// A dense vector, mostly of the sizes the test collections use (2 and 4).
 pub fn dense(max: usize) -> S {
-    list(float(), max)
+    prop_oneof![
+        3 => vec(float(), 4..=4).prop_map(Value::Array),
+        1 => vec(float(), 2..=2).prop_map(Value::Array),
+        2 => list(float(), max),
+    ]
+    .boxed()
 }
 
 pub fn sparse() -> S {
@@ -1062,10 +1082,3 @@ fn apply(root: &mut Value, m: &Mutation) {
     }
 }
 
-/// Applies `mutations` to `value` in place (as [`mutated`] does) and returns it.
-pub fn mutated_with<'a>(value: &'a mut Value, mutations: &[Mutation]) -> &'a Value {
-    for m in mutations {
-        apply(value, m);
-    }
-    value
-}

@@ -60,7 +60,7 @@ fn only_keys(path: &JsonPath) -> bool {
 }
 
 proptest! {
-    #![proptest_config(crate::config(1024))]
+    #![proptest_config(crate::config(2048))]
 
     #[test]
     fn parse_print_parse(text in path_text()) {
@@ -70,8 +70,9 @@ proptest! {
     /// A path made of one literal key prints as text that reads back as that
     /// key, unless the key holds `"` or `\`, which the grammar cannot quote.
     #[test]
-    fn literal_keys_print_and_parse(key in prop_oneof![json::text(), "\\PC{0,12}"]) {
-        prop_assume!(!key.contains(['"', '\\']));
+    fn literal_keys_print_and_parse(
+        key in prop_oneof![json::text(), "\\PC{0,12}"].prop_map(|k| k.replace(['"', '\\'], "")),
+    ) {
         let path = JsonPath::key(key.clone());
         let printed = path.to_string();
         let back: JsonPath = printed.parse().unwrap_or_else(|e| panic!("key `{key}` printed as `{printed}`: {e}"));

@@ -86,8 +86,9 @@ fn record_ends(segment: &[u8]) -> Vec<usize> {
     ends
 }
 
-/// Whether `damages` only cut the file back to the end of one of its records.
-fn is_clean_cut(original: &[u8], damaged: &[u8]) -> bool {
+/// Whether `damaged` is `original`, a valid segment, cut back to the end of
+/// one of its records.
+pub fn is_clean_cut(original: &[u8], damaged: &[u8]) -> bool {
     damaged.len() < original.len() && original.starts_with(damaged) && record_ends(original).contains(&damaged.len())
 }
 
@@ -142,7 +143,7 @@ fn check(log: &Log, target: usize, damages: &[Damage], allow_clean_cut: bool) ->
 }
 
 proptest! {
-    #![proptest_config(crate::config(160))]
+    #![proptest_config(crate::config(256))]
 
     #[test]
     fn damaged_log_reads_a_prefix_or_fails(
@@ -154,7 +155,8 @@ proptest! {
     }
 }
 
-/// Found by `damaged_log_reads_a_prefix_or_fails`: cutting a segment that is
+/// Found by `damaged_log_reads_a_prefix_or_fails` (about one case in a
+/// thousand, which is why it excludes such cuts): cutting a segment that is
 /// not the last one exactly at a record boundary goes unnoticed. The log opens
 /// and reads records 1..=1 and then 3.., silently dropping record 2, an
 /// acknowledged (synced) write. The module docs promise that damage outside

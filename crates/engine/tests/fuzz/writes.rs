@@ -14,7 +14,7 @@ use std::sync::Arc;
 use osprey_engine::config::CreateCollection;
 use osprey_engine::operations::{CreateFieldIndex, UpdateOperation};
 use osprey_engine::requests::{ScrollRequest, WithPayload, WithVector};
-use osprey_engine::{Storage, StorageConfig};
+use osprey_engine::{PointId, Storage, StorageConfig};
 use proptest::collection::vec;
 use proptest::prelude::*;
 use serde_json::{Value, json};
@@ -121,7 +121,8 @@ struct Step {
 
 fn step() -> impl Strategy<Value = Step> {
     let body = prop_oneof![
-        8 => json::mutated(json::update_operation()),
+        6 => json::update_operation(),
+        3 => json::mutated(json::update_operation()),
         1 => json::mutated(json::create_field_index()).prop_map(|b| json!({"create_index": b})),
     ];
     (body, 0..COLLECTIONS.len(), prop::bool::weighted(0.15))
@@ -160,10 +161,33 @@ fn run(steps: &[Step]) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(crate::config(48))]
+    #![proptest_config(crate::config(64))]
 
     #[test]
     fn accepted_writes_survive_a_restart(steps in vec(step(), 1..10)) {
         run(&steps)?;
     }
+}
+
+/// Found with the filter round trip in `decoders`: serde_json (without its
+/// `float_roundtrip` feature) can read the shortest text of an f64 back as the
+/// next f64. The log stores payloads as that text, so a float in a payload
+/// comes back different after a restart: here 1.8178636732565993e19 returns
+/// as 1.8178636732565991e19.
+#[test]
+#[ignore = "known bug: payload floats can change by one ulp through the log (serde_json float parsing)"]
+fn payload_floats_survive_a_restart() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let before = {
+        let storage = open(dir.path());
+        setup(&storage);
+        let op: UpdateOperation = serde_json::from_value(json!({"set_payload": {"payload": {"x": 1.8178636732565993e19}, "points": [1]}}))
+            .expect("operation decodes");
+        let c = storage.collection("unnamed").expect("collection exists");
+        c.update(op, true).expect("set_payload");
+        c.get_point(PointId::Num(1)).expect("point 1").payload.expect("payload")["x"].clone()
+    };
+    let storage = reopen(dir.path());
+    let after = storage.collection("unnamed").expect("collection exists").get_point(PointId::Num(1)).expect("point 1");
+    assert_eq!(after.payload.expect("payload")["x"], before);
 }
