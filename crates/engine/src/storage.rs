@@ -86,14 +86,21 @@ impl Storage {
             .map_err(|e| EngineError::io(format!("creating {}", root.display()), e))?;
         std::fs::create_dir_all(&config.snapshots_path)
             .map_err(|e| EngineError::io(format!("creating {}", config.snapshots_path.display()), e))?;
-        let meta = Database::create(root.join("meta.redb"))?;
-        {
+        let meta_path = root.join("meta.redb");
+        // redb panics on some damaged files instead of returning an error; a
+        // damaged metadata store must stop the start with the file named.
+        let meta = std::panic::catch_unwind(|| -> Result<Database> {
+            let meta = Database::create(&meta_path)?;
             let tx = meta.begin_write()?;
             tx.open_table(COLLECTIONS)?;
             tx.open_table(ALIASES)?;
             tx.open_table(KV)?;
             tx.commit()?;
-        }
+            Ok(meta)
+        })
+        .unwrap_or_else(|_| {
+            Err(EngineError::Corrupted { path: meta_path.clone(), reason: "the metadata store is damaged".into() })
+        })?;
         let mut collections = BTreeMap::new();
         let mut aliases = BTreeMap::new();
         let mut unavailable = BTreeMap::new();

@@ -415,7 +415,6 @@ proptest! {
 /// and read back as 9.058785449805293e18. The generators avoid such numbers
 /// (`json::number`) until this is fixed.
 #[test]
-#[ignore = "known bug: f64 range bounds can change by one ulp through JSON text (serde_json float parsing)"]
 fn range_bounds_read_back_exactly() {
     let filter: Filter = serde_json::from_value(json!({"must": [{"key": "a", "range": {"lt": 9058785449805292033u64}}]}))
         .expect("filter decodes");

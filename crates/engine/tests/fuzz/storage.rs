@@ -334,17 +334,9 @@ fn check_damaged(target: Target, damages: &[Damage], fix_crc: bool) -> Result<()
     let dir = tempfile::tempdir().expect("temporary directory");
     lay_out(dir.path(), Some((path, &bytes)));
     let panics_before = BACKGROUND_PANICS.load(Ordering::SeqCst);
-    let opened = if matches!(target, Target::Meta) {
-        // A damaged meta.redb can panic inside redb: see
-        // `damaged_metadata_store_is_refused_without_a_panic`. Such cases are
-        // set aside until that is fixed; any other outcome is still checked.
-        match std::panic::catch_unwind(|| Storage::open(config(dir.path()))) {
-            Ok(opened) => opened,
-            Err(_) => return Err(TestCaseError::reject("redb panics on a damaged meta.redb (known issue)")),
-        }
-    } else {
-        Storage::open(config(dir.path()))
-    };
+    // A damaged meta.redb used to panic inside redb; Storage::open now turns
+    // that into an error (see `damaged_metadata_store_is_refused_without_a_panic`).
+    let opened = Storage::open(config(dir.path()));
     // Refusing means the storage does not open, or opens with the collection
     // unavailable.
     if let Ok(storage) = &opened
@@ -501,7 +493,6 @@ fn pristine_storage_opens() {
 /// `Database::create` in `Storage::open`); page 6 with "Invalid page type byte
 /// 0 for page r0.5/0".
 #[test]
-#[ignore = "known bug: a damaged meta.redb panics in redb instead of failing Storage::open"]
 fn damaged_metadata_store_is_refused_without_a_panic() {
     let pristine = pristine();
     let original = &pristine.files.iter().find(|(p, _)| *p == pristine.meta).expect("meta.redb").1;
