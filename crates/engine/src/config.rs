@@ -480,6 +480,36 @@ pub struct DenseVectorConfig {
 }
 
 impl CollectionConfig {
+    /// Settings this configuration asks for that the engine stores and shows
+    /// but does not act on yet (vectors on disk, typed storage, quantization,
+    /// strict mode). Creating or changing a collection names them in the log,
+    /// so that none is ignored silently.
+    pub fn settings_not_in_effect(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.quantization_config.is_some() {
+            out.push("quantization_config".to_string());
+        }
+        if self.hnsw_config.on_disk {
+            out.push("hnsw_config.on_disk".to_string());
+        }
+        for (name, params) in self.params.vectors.iter() {
+            let label = if name.is_empty() { "vectors".to_string() } else { format!("vectors.{name}") };
+            if params.on_disk == Some(true) {
+                out.push(format!("{label}.on_disk"));
+            }
+            if params.datatype.is_some_and(|d| d != Datatype::Float32) {
+                out.push(format!("{label}.datatype"));
+            }
+            if params.quantization_config.is_some() {
+                out.push(format!("{label}.quantization_config"));
+            }
+        }
+        if self.strict_mode_config.as_ref().is_some_and(|c| c.get("enabled") == Some(&Value::Bool(true))) {
+            out.push("strict_mode_config".to_string());
+        }
+        out
+    }
+
     /// The configuration with one more named vector.
     pub fn with_vector_name(&self, name: &str, request: VectorNameConfig) -> Result<Self> {
         let mut next = self.clone();
@@ -527,5 +557,34 @@ impl CollectionConfig {
             return Err(EngineError::NotFound(format!("Vector with name `{name}` does not exist")));
         }
         Ok(next)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn config(body: Value) -> CollectionConfig {
+        CollectionConfig::from_create(serde_json::from_value(body).unwrap()).unwrap()
+    }
+
+    /// A setting that is stored but not acted on must be named, never ignored silently.
+    #[test]
+    fn settings_not_in_effect_are_named() {
+        assert!(config(json!({"vectors": {"size": 4, "distance": "Dot"}})).settings_not_in_effect().is_empty());
+        let named = config(json!({
+            "vectors": {
+                "a": {"size": 4, "distance": "Dot", "on_disk": true, "datatype": "float16"},
+                "b": {"size": 4, "distance": "Dot", "datatype": "float32", "quantization_config": {"binary": {}}}
+            },
+            "quantization_config": {"scalar": {"type": "int8"}},
+            "hnsw_config": {"on_disk": true}
+        }));
+        assert_eq!(
+            named.settings_not_in_effect(),
+            ["quantization_config", "hnsw_config.on_disk", "vectors.a.on_disk", "vectors.a.datatype", "vectors.b.quantization_config"]
+        );
     }
 }

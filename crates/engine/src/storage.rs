@@ -178,6 +178,7 @@ impl Storage {
             return Err(EngineError::BadInput("init_from is not supported".into()));
         }
         let config = CollectionConfig::from_create(request)?;
+        warn_settings_not_in_effect(name, &config);
         let mut catalog = self.catalog.write();
         if catalog.collections.contains_key(name) || catalog.unavailable.contains_key(name) {
             return Err(EngineError::AlreadyExists(format!("Collection `{name}` already exists!")));
@@ -219,6 +220,7 @@ impl Storage {
         let collection =
             catalog.collections.get(real).ok_or_else(|| EngineError::collection_not_found(name))?;
         let config = change(&collection.config())?;
+        warn_settings_not_in_effect(real, &config);
         let record = CollectionRecord { dir: collection.dir_name(), config: config.clone() };
         let tx = self.meta.begin_write()?;
         {
@@ -441,6 +443,19 @@ impl Storage {
 
 /// Every second, fsyncs the logs of all collections, so writes acknowledged
 /// with `wait=false` become durable soon after; stops when the storage is dropped.
+/// Names, in the log, the settings of `config` that are stored but not acted
+/// on yet: accepted so that Qdrant clients and configs work, never silently.
+fn warn_settings_not_in_effect(collection: &str, config: &CollectionConfig) {
+    let settings = config.settings_not_in_effect();
+    if !settings.is_empty() {
+        tracing::warn!(
+            collection,
+            settings = %settings.join(", "),
+            "these settings are stored and reported but not in effect yet: vectors stay in memory as float32, unquantized, and strict-mode limits are not enforced"
+        );
+    }
+}
+
 fn spawn_flusher(storage: std::sync::Weak<Storage>) {
     let spawned = std::thread::Builder::new().name("wal-flusher".into()).spawn(move || {
         loop {
