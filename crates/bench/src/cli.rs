@@ -18,7 +18,7 @@ use crate::server::{Api, Transport};
                   gRPC or REST, waits for the collection to turn green, then runs the queries at \
                   each --ef with --clients concurrent clients and reports QPS, latency \
                   percentiles, recall@k against brute-force ground truth, upload time, time to \
-                  green, and the server's CPU time per query and memory (from /proc). \
+                  green, and the server's CPU time per query, memory and disk writes (from /proc). \
                   See docs/bench.md."
 )]
 pub struct Args {
@@ -55,7 +55,7 @@ pub struct Args {
     #[serde(skip)]
     pub jwt_from_secret: Option<String>,
 
-    /// PID of the server process, for CPU and memory figures [default: the process
+    /// PID of the server process, for CPU, memory and disk figures [default: the process
     /// listening on the URL's port, found through /proc].
     #[arg(long, value_name = "PID", help_heading = "Server")]
     pub server_pid: Option<u32>,
@@ -159,7 +159,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Upload")]
     pub parallel: u64,
 
-    /// Give up waiting for status green after this many seconds.
+    /// Give up waiting for status green after this many seconds: the report is still
+    /// written (`green.reached: false`, no query phase) and the exit status is 1.
     #[arg(
         long,
         default_value_t = 3600.0,

@@ -3,8 +3,8 @@
 //!
 //! Module map: `cli` (flags) → `run` (the sequence of a run) over `dataset` (synthetic
 //! or file vectors), `truth` (brute-force top-k and its cache), `server` (REST and gRPC
-//! calls), `procfs` (server CPU and memory), `stats` (percentiles) → `report` (JSON and
-//! table).
+//! calls), `procfs` (server CPU, memory and disk writes), `stats` (percentiles) →
+//! `report` (JSON and table).
 
 mod cli;
 mod dataset;
@@ -40,6 +40,14 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         eprintln!("report written to {}", path.display());
+    }
+    if !report.green.reached {
+        // The figures are written, but the run did not complete: say so in the status.
+        eprintln!(
+            "osprey-bench: the collection did not turn green within --green-timeout; \
+             no query phase was run"
+        );
+        return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
 }

@@ -1,4 +1,5 @@
-//! The server process's CPU time and memory, read from `/proc` (Linux only).
+//! The server process's CPU time, memory and storage writes, read from `/proc` (Linux
+//! only).
 //!
 //! The server is found by `--server-pid` or by the port it listens on: the listening
 //! socket's inode from `/proc/net/tcp{,6}` is matched against the `socket:[inode]` links
@@ -28,6 +29,32 @@ pub struct Memory {
     pub rss_kib: u64,
     /// `VmHWM`: the peak resident size since the process started.
     pub hwm_kib: u64,
+}
+
+/// Storage writes of a process (all its threads, live and exited), in bytes, from
+/// `/proc/PID/io`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Io {
+    /// `write_bytes`: bytes the process caused to be sent to the storage layer. Counted
+    /// when a page-cache page is dirtied (by `write` or through a shared mapping), or
+    /// when a direct write is issued, not when the page reaches the disk.
+    pub write_bytes: u64,
+    /// `cancelled_write_bytes`: dirty page-cache bytes that never reached the disk
+    /// because the process truncated or deleted their file first (whoever dirtied them).
+    pub cancelled_write_bytes: u64,
+}
+
+/// `write_bytes` and `cancelled_write_bytes` of a `/proc/PID/io` file.
+pub fn parse_io(text: &str) -> Option<Io> {
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().parse::<u64>().ok())
+    };
+    Some(Io {
+        write_bytes: field("write_bytes")?,
+        cancelled_write_bytes: field("cancelled_write_bytes")?,
+    })
 }
 
 /// `utime` and `stime` (fields 14 and 15) of a `/proc/PID/stat` line. The command name
@@ -67,6 +94,21 @@ pub fn cpu(pid: u32) -> Option<CpuTicks> {
 
 pub fn memory(pid: u32) -> Option<Memory> {
     parse_status(&std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?)
+}
+
+/// The process's storage writes, or why they cannot be read. `/proc/PID/io` needs the
+/// right to ptrace the process: another user's process gives permission denied unless
+/// the bench runs as root.
+pub fn io(pid: u32) -> Result<Io, String> {
+    let path = format!("/proc/{pid}/io");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse_io(&text).ok_or_else(|| format!("{path}: unexpected format")),
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!(
+            "{path}: permission denied, the server runs as another user: run the bench \
+             as that user or as root"
+        )),
+        Err(e) => Err(format!("{path}: {e}")),
+    }
 }
 
 /// The process's command name (`/proc/PID/comm`).
@@ -190,6 +232,44 @@ mod tests {
             })
         );
         assert_eq!(parse_status("Name:\tkthreadd\n"), None);
+    }
+
+    #[test]
+    fn io_write_bytes() {
+        let text = "rchar: 1686083\nwchar: 10002239\nsyscr: 916\nsyscw: 35\n\
+                    read_bytes: 143360\nwrite_bytes: 123456789012\n\
+                    cancelled_write_bytes: 10002432\n";
+        assert_eq!(
+            parse_io(text),
+            Some(Io {
+                write_bytes: 123_456_789_012,
+                cancelled_write_bytes: 10_002_432
+            })
+        );
+        // `cancelled_write_bytes` must not be taken for `write_bytes`, whatever the order.
+        let reordered = "cancelled_write_bytes: 7\nwrite_bytes: 9\n";
+        assert_eq!(
+            parse_io(reordered),
+            Some(Io {
+                write_bytes: 9,
+                cancelled_write_bytes: 7
+            })
+        );
+        assert_eq!(parse_io("rchar: 1\nwchar: 2\n"), None);
+        assert_eq!(parse_io("write_bytes: x\ncancelled_write_bytes: 0\n"), None);
+    }
+
+    #[test]
+    fn own_io_is_readable_and_a_missing_process_says_why() {
+        if !cfg!(target_os = "linux") {
+            return;
+        }
+        io(std::process::id()).unwrap();
+        let err = io(u32::MAX).unwrap_err();
+        assert!(
+            err.starts_with(&format!("/proc/{}/io: ", u32::MAX)),
+            "{err}"
+        );
     }
 
     #[test]

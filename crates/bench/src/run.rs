@@ -161,6 +161,26 @@ fn delta(before: Option<f64>, after: Option<f64>) -> Option<f64> {
     Some(after? - before?)
 }
 
+/// The server's storage writes so far, or why they cannot be read.
+fn server_io(pid: Option<u32>) -> Result<procfs::Io, String> {
+    pid.ok_or_else(|| "server process not found".to_string())
+        .and_then(procfs::io)
+}
+
+/// `write_bytes` and `cancelled_write_bytes` between two readings.
+fn io_delta(
+    before: &Result<procfs::Io, String>,
+    after: &Result<procfs::Io, String>,
+) -> Result<(u64, u64), String> {
+    let (before, after) = (before.as_ref()?, after.as_ref()?);
+    Ok((
+        after.write_bytes.saturating_sub(before.write_bytes),
+        after
+            .cancelled_write_bytes
+            .saturating_sub(before.cancelled_write_bytes),
+    ))
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn measure(
     args: Args,
@@ -194,7 +214,7 @@ async fn measure(
         args.url,
         match (pid, &process_name) {
             (Some(pid), Some(name)) => format!("{name} (pid {pid})"),
-            _ => "not found: CPU and memory figures will be null".into(),
+            _ => "not found: CPU, memory and disk figures will be null".into(),
         }
     );
     let memory_start = pid.and_then(procfs::memory).map(Mib::from);
@@ -242,7 +262,20 @@ async fn measure(
     };
 
     // --- wait for green --------------------------------------------------------------
-    let green = wait_for_green(&admin, &args, pid, ticks, upload.as_ref()).await?;
+    let (green, io_at_green) =
+        wait_for_green(&admin, &args, pid, ticks, upload.as_ref().map(|u| &u.0)).await?;
+    let upload = upload.map(|(mut upload, io_before)| {
+        match io_delta(&io_before, &io_at_green) {
+            Ok((written, cancelled)) => {
+                upload.disk_write_bytes_to_green = Some(written);
+                upload.disk_cancelled_write_bytes_to_green = Some(cancelled);
+            }
+            Err(e) => {
+                upload.disk_io_error.get_or_insert(e);
+            }
+        }
+        upload
+    });
     if let Some(count) = green.state.points_count
         && count != dataset.len() as u64
     {
@@ -267,6 +300,11 @@ async fn measure(
         settings.push((None, true));
     }
     settings.extend(args.ef.iter().map(|&ef| (Some(ef), false)));
+    if !green.reached {
+        // Queries now would race the indexing for the CPU and measure neither.
+        eprintln!("the collection is not green: the query phases are skipped");
+        settings.clear();
+    }
     for filtered in [false, true] {
         let truth = match (filtered, &filtered_truth) {
             (false, _) => &truth,
@@ -342,14 +380,15 @@ async fn measure(
     })
 }
 
-/// Upsert every point in batches, `--parallel` uploaders at a time.
+/// Upsert every point in batches, `--parallel` uploaders at a time. Also returns the
+/// server's storage writes read right before the first upsert, for the figures to green.
 async fn upload(
     args: &Args,
     endpoint: &Endpoint,
     dataset: &Arc<Dataset>,
     pid: Option<u32>,
     ticks: u64,
-) -> Result<Upload> {
+) -> Result<(Upload, Result<procfs::Io, String>)> {
     let n = dataset.len();
     let batch = args.batch as usize;
     let batches = n.div_ceil(batch);
@@ -367,6 +406,7 @@ async fn upload(
     let done = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
     let cpu_before = server_cpu(pid, ticks);
+    let io_before = server_io(pid);
     let started = Instant::now();
     let tasks: Vec<_> = conns
         .into_iter()
@@ -400,7 +440,21 @@ async fn upload(
         t.await.context("uploader task")??;
     }
     let seconds = started.elapsed().as_secs_f64();
-    Ok(Upload {
+    let io_after = server_io(pid);
+    let disk = io_delta(&io_before, &io_after);
+    let raw_vector_bytes = (n * dataset.dim() * 4) as u64;
+    eprintln!(
+        "uploaded in {seconds:.1} s ({:.0} points/s); server disk writes: {}",
+        n as f64 / seconds,
+        match &disk {
+            Ok((written, _)) => format!(
+                "{written} bytes, {:.1}x the {raw_vector_bytes} bytes of raw vectors",
+                *written as f64 / raw_vector_bytes.max(1) as f64
+            ),
+            Err(e) => format!("n/a ({e})"),
+        }
+    );
+    let upload = Upload {
         transport: args.transport,
         batch: args.batch,
         parallel: args.parallel,
@@ -409,19 +463,28 @@ async fn upload(
         seconds,
         points_per_second: n as f64 / seconds,
         server_cpu_seconds: delta(cpu_before, server_cpu(pid, ticks)),
-    })
+        raw_vector_bytes,
+        disk_write_bytes: disk.as_ref().ok().map(|d| d.0),
+        disk_write_bytes_to_green: None,
+        disk_cancelled_write_bytes: disk.as_ref().ok().map(|d| d.1),
+        disk_cancelled_write_bytes_to_green: None,
+        disk_io_error: disk.err(),
+    };
+    Ok((upload, io_before))
 }
 
 /// Poll until status green with the optimizers ok. `indexed_vectors_count` is not
 /// waited for: a collection below the indexing threshold is never indexed and is green
-/// all the same; the count is reported as seen.
+/// all the same; the count is reported as seen. Past `--green-timeout` it gives up and
+/// says so (`reached: false`). Also returns the server's storage writes read at that
+/// poll.
 async fn wait_for_green(
     admin: &Conn,
     args: &Args,
     pid: Option<u32>,
     ticks: u64,
     upload: Option<&Upload>,
-) -> Result<Green> {
+) -> Result<(Green, Result<procfs::Io, String>)> {
     let started = Instant::now();
     let cpu_before = server_cpu(pid, ticks);
     let deadline = started + Duration::from_secs_f64(args.green_timeout);
@@ -431,27 +494,31 @@ async fn wait_for_green(
     loop {
         let state = admin.state().await.context("polling the collection")?;
         polls += 1;
-        if state.is_green() {
+        let reached = state.is_green();
+        if reached || Instant::now() > deadline {
+            let io = server_io(pid);
             let seconds = started.elapsed().as_secs_f64();
-            eprintln!(
-                "green after {seconds:.2} s (indexed_vectors_count {})",
-                state
-                    .indexed_vectors_count
-                    .map_or("n/a".into(), |v| v.to_string())
-            );
-            return Ok(Green {
+            let indexed = state
+                .indexed_vectors_count
+                .map_or("n/a".into(), |v| v.to_string());
+            if reached {
+                eprintln!("green after {seconds:.2} s (indexed_vectors_count {indexed})");
+            } else {
+                eprintln!(
+                    "warning: the collection was not green after {seconds:.1} s \
+                     (--green-timeout {}): status {}, indexed_vectors_count {indexed}",
+                    args.green_timeout, state.status
+                );
+            }
+            let green = Green {
+                reached,
                 seconds,
                 total_seconds: upload.map(|u| u.seconds + seconds),
                 polls,
                 server_cpu_seconds: delta(cpu_before, server_cpu(pid, ticks)),
                 state,
-            });
-        }
-        if Instant::now() > deadline {
-            bail!(
-                "the collection was not green after {} s: last state {state:?}",
-                args.green_timeout
-            );
+            };
+            return Ok((green, io));
         }
         if last.as_ref() != Some(&state) || last_print.elapsed() > Duration::from_secs(10) {
             eprintln!(

@@ -220,7 +220,22 @@ fn check_report(report: &Value, transport: &str, auth: &str, server_pid: u32) {
     assert!(upload["seconds"].as_f64().unwrap() > 0.0);
     assert!(upload["points_per_second"].as_f64().unwrap() > 0.0);
     assert!(upload["server_cpu_seconds"].is_number());
+    // The server is ours, so /proc/PID/io is readable. Its storage may sit on tmpfs,
+    // which counts no write_bytes, so only the shape is checked.
+    assert_eq!(upload["raw_vector_bytes"], 2000 * 16 * 4);
+    assert!(upload["disk_io_error"].is_null(), "{upload}");
+    let written = upload["disk_write_bytes"]
+        .as_u64()
+        .expect("disk_write_bytes");
+    let to_green = upload["disk_write_bytes_to_green"].as_u64().unwrap();
+    assert!(to_green >= written, "{upload}");
+    assert!(upload["disk_cancelled_write_bytes"].is_u64(), "{upload}");
+    assert!(
+        upload["disk_cancelled_write_bytes_to_green"].is_u64(),
+        "{upload}"
+    );
     let green = &report["green"];
+    assert_eq!(green["reached"], true);
     assert!(green["seconds"].is_number());
     assert!(green["total_seconds"].is_number());
     assert_eq!(green["state"]["status"], "green");
@@ -292,6 +307,10 @@ fn rest_with_api_key_and_grpc_with_jwt() {
     let table = succeed(server.bench(&args, &[("OSPREY_BENCH_API_KEY", API_KEY)]));
     assert!(table.contains("hnsw_ef=64 filter"), "{table}");
     assert!(table.contains("upload-to-green"), "{table}");
+    assert!(
+        table.contains("x the raw vectors) during upload"),
+        "{table}"
+    );
     let report: Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     check_report(&report, "rest", "api-key", pid);
     assert_eq!(report["ground_truth"][0]["cached"], false);
