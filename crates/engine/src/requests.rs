@@ -400,27 +400,29 @@ impl QueryRequest {
     /// Every collection the request reads besides its own (`lookup_from`,
     /// also inside nested prefetches): the access check needs them all.
     pub fn referenced_collections(&self) -> Vec<String> {
-        fn walk(prefetch: &Option<OneOrMany<Prefetch>>, out: &mut Vec<String>) {
-            if let Some(p) = prefetch {
-                let list: Vec<&Prefetch> = match p {
-                    OneOrMany::One(x) => vec![x.as_ref()],
-                    OneOrMany::Many(v) => v.iter().collect(),
-                };
-                for item in list {
-                    if let Some(l) = &item.lookup_from {
-                        out.push(l.collection.clone());
-                    }
-                    walk(&item.prefetch, out);
-                }
-            }
-        }
-        let mut out = Vec::new();
-        if let Some(l) = &self.lookup_from {
-            out.push(l.collection.clone());
-        }
-        walk(&self.prefetch, &mut out);
-        out
+        let nested = all_prefetches(self.prefetch.as_ref()).into_iter().filter_map(|p| p.lookup_from.as_ref());
+        self.lookup_from.iter().chain(nested).map(|l| l.collection.clone()).collect()
     }
+}
+
+/// Every prefetch under `prefetch` at any depth, parents before their
+/// children in request order. An explicit stack, not recursion: the nesting
+/// comes from the request.
+pub fn all_prefetches(prefetch: Option<&OneOrMany<Prefetch>>) -> Vec<&Prefetch> {
+    fn level(prefetch: Option<&OneOrMany<Prefetch>>) -> &[Prefetch] {
+        match prefetch {
+            Some(OneOrMany::One(p)) => std::slice::from_ref(p.as_ref()),
+            Some(OneOrMany::Many(list)) => list,
+            None => &[],
+        }
+    }
+    let mut out = Vec::new();
+    let mut pending: Vec<&Prefetch> = level(prefetch).iter().rev().collect();
+    while let Some(item) = pending.pop() {
+        out.push(item);
+        pending.extend(level(item.prefetch.as_ref()).iter().rev());
+    }
+    out
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -9,6 +9,7 @@ use crate::collection::{Collection, CollectionInfo, select_payload};
 use crate::error::{EngineError, Result};
 use crate::operations::{CreateFieldIndex, PointsSelector, UpdateOperation, UpdateResult};
 use crate::requests::{
+    all_prefetches,
     ContextPair, CountRequest, CountResult, DiscoverRequest, FacetRequest, FacetResponse, GroupsResult, PointRequest,
     OneOrMany, Prefetch, Query, QueryGroupsRequest, QueryInterface, QueryRequest, QueryResponse, RecommendGroupsRequest,
     RecommendRequest, Record, ScoredPoint, ScrollRequest, ScrollResult, SearchGroupsRequest,
@@ -306,23 +307,8 @@ fn input_id(input: &VectorInput) -> Option<PointId> {
 /// the `query` of every prefetch, at any depth. A restricted key must be able
 /// to see each of them, or the scores would give the hidden vectors away.
 fn request_ids(query: Option<&QueryInterface>, prefetch: Option<&OneOrMany<Prefetch>>) -> Vec<PointId> {
-    let mut ids: Vec<PointId> = query.map(query_ids).unwrap_or_default();
-    // An explicit stack, not recursion: the nesting comes from the request.
-    let mut pending: Vec<&Prefetch> = Vec::new();
-    push_prefetches(prefetch, &mut pending);
-    while let Some(item) = pending.pop() {
-        ids.extend(item.query.as_ref().map(query_ids).unwrap_or_default());
-        push_prefetches(item.prefetch.as_ref(), &mut pending);
-    }
-    ids
-}
-
-fn push_prefetches<'a>(prefetch: Option<&'a OneOrMany<Prefetch>>, out: &mut Vec<&'a Prefetch>) {
-    match prefetch {
-        Some(OneOrMany::One(p)) => out.push(p),
-        Some(OneOrMany::Many(list)) => out.extend(list),
-        None => {}
-    }
+    let nested = all_prefetches(prefetch).into_iter().filter_map(|p| p.query.as_ref());
+    query.into_iter().chain(nested).flat_map(query_ids).collect()
 }
 
 /// Ids used as vectors in one `query`.
