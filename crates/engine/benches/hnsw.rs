@@ -74,6 +74,12 @@ struct Counting<'a> {
 }
 
 impl NodeVectors for Counting<'_> {
+    type Elem = f32;
+
+    fn similarity(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.inner.similarity(a, b)
+    }
+
     fn vector(&self, node: u32) -> Option<&[f32]> {
         self.reads.fetch_add(1, Ordering::Relaxed);
         self.inner.vector(node)
@@ -138,7 +144,7 @@ fn main() {
     let centres: Vec<f32> = (0..CLUSTERS * DIM).map(|_| rng.normal()).collect();
     let data = sample(&centres, N, 1);
     let queries = sample(&centres, QUERIES, 2);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Cosine, DIM, &data);
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
 
     let params = HnswParams { m: 16, ef_construct: 100, threads: 0, seed: 7 };

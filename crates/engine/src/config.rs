@@ -481,8 +481,8 @@ pub struct DenseVectorConfig {
 
 impl CollectionConfig {
     /// Settings this configuration asks for that the engine stores and shows
-    /// but does not act on yet (vectors on disk, typed storage, quantization,
-    /// strict mode). Creating or changing a collection names them in the log,
+    /// but does not act on yet (vectors on disk, `turbo4` storage,
+    /// quantization, strict mode). Creating or changing a collection names them in the log,
     /// so that none is ignored silently.
     pub fn settings_not_in_effect(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -497,7 +497,7 @@ impl CollectionConfig {
             if params.on_disk == Some(true) {
                 out.push(format!("{label}.on_disk"));
             }
-            if params.datatype.is_some_and(|d| d != Datatype::Float32) {
+            if params.datatype == Some(Datatype::Turbo4) {
                 out.push(format!("{label}.datatype"));
             }
             if params.quantization_config.is_some() {
@@ -576,7 +576,8 @@ mod tests {
         assert!(config(json!({"vectors": {"size": 4, "distance": "Dot"}})).settings_not_in_effect().is_empty());
         let named = config(json!({
             "vectors": {
-                "a": {"size": 4, "distance": "Dot", "on_disk": true, "datatype": "float16"},
+                "a": {"size": 4, "distance": "Dot", "on_disk": true, "datatype": "turbo4"},
+                "c": {"size": 4, "distance": "Dot", "datatype": "uint8"},
                 "b": {"size": 4, "distance": "Dot", "datatype": "float32", "quantization_config": {"binary": {}}}
             },
             "quantization_config": {"scalar": {"type": "int8"}},

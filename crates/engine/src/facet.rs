@@ -130,7 +130,7 @@ impl Collection {
                     .iter()
                     .enumerate()
                     .filter(|&(j, _)| j != i)
-                    .map(|(j, &b)| (j, distance.score(va, column.get(b).expect("present"))))
+                    .filter_map(|(j, &b)| Some((j, column.score(distance, &va, b)?)))
                     .collect();
                 scored.sort_by(|x, y| distance.cmp_scores(x.1, y.1));
                 scored.truncate(limit);

@@ -2,6 +2,7 @@
 //! write-ahead log and search. Nothing here knows about HTTP or gRPC.
 
 mod collection;
+mod dense;
 pub mod config;
 mod distance;
 mod error;

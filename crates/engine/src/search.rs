@@ -12,7 +12,6 @@ use serde_json::Value;
 
 use crate::collection::{Collection, point_not_found, select_payload, select_vectors, validate_filter};
 use crate::config::{CollectionConfig, Distance};
-use crate::distance::normalize;
 use crate::error::{EngineError, Result};
 use crate::filter::Filter;
 use crate::payload_path::{self, JsonPath};
@@ -23,7 +22,7 @@ use crate::requests::{
     QueryRequest, QueryResponse, RecommendInput, RecommendRequest, RecommendStrategy, ScoredPoint, SearchParams,
     SearchRequest, VectorInput, WithPayload, WithVector,
 };
-use crate::segment::{PointStore, VectorColumn};
+use crate::segment::{PointStore, VectorColumn, to_stored_form};
 use crate::storage::Storage;
 use crate::vector_index;
 use crate::types::{DEFAULT_VECTOR, PointId, SparseVector, Vector};
@@ -571,7 +570,9 @@ fn input_to_query(input: VectorInput) -> Result<QueryVector> {
     }
 }
 
-/// Checks a query vector against the named vector and normalises it for Cosine.
+/// Checks a query vector against the named vector and brings it to the form
+/// the vectors are stored in (normalised for Cosine, rounded to the element
+/// type), as Qdrant does.
 fn prepare_query(config: &CollectionConfig, using: &str, q: QueryVector) -> Result<QueryVector> {
     if let Some(params) = config.params.vectors.get(using) {
         let dim = params.size as usize;
@@ -584,14 +585,11 @@ fn prepare_query(config: &CollectionConfig, using: &str, q: QueryVector) -> Resu
                 Ok(())
             }
         };
-        let cosine = params.distance == Distance::Cosine;
         let multi = params.multivector_config.is_some();
         return match q {
             QueryVector::Dense(mut v) => {
                 check(&v)?;
-                if cosine {
-                    normalize(&mut v);
-                }
+                to_stored_form(params, &mut v);
                 Ok(if multi { QueryVector::Multi(vec![v]) } else { QueryVector::Dense(v) })
             }
             QueryVector::Multi(mut rows) if multi => {
@@ -600,9 +598,7 @@ fn prepare_query(config: &CollectionConfig, using: &str, q: QueryVector) -> Resu
                 }
                 for row in &mut rows {
                     check(row)?;
-                    if cosine {
-                        normalize(row);
-                    }
+                    to_stored_form(params, row);
                 }
                 Ok(QueryVector::Multi(rows))
             }
@@ -635,7 +631,7 @@ fn score(store: &PointStore, config: &CollectionConfig, using: &str, q: &QueryVe
     let column = store.columns.get(using)?;
     let distance = config.params.vectors.get(using).map(|p| p.distance).unwrap_or(Distance::Dot);
     match (column, q) {
-        (VectorColumn::Dense(c), QueryVector::Dense(qv)) => c.get(offset).map(|v| distance.score(qv, v)),
+        (VectorColumn::Dense(c), QueryVector::Dense(qv)) => c.score(distance, qv, offset),
         (VectorColumn::Multi(rows), QueryVector::Multi(qrows)) => rows[offset].as_ref().map(|doc| {
             // MaxSim: for each query row, its best match among the point's rows.
             qrows

@@ -2,16 +2,19 @@
 //!
 //! Points live at dense offsets `0..len`; a delete moves the last point into
 //! the hole, so every column stays contiguous and a scan touches no gaps.
-//! Dense vectors of one name sit back to back in one `Vec<f32>`.
+//! Dense vectors of one name sit back to back in one vector of their
+//! element type (`crate::dense`).
 //!
 //! Checkpoint file (`points.bin`), written whole to a temporary file, fsynced
 //! and renamed over the old one:
 //!
 //! ```text
-//! "OSPRSEG1" | body | crc32c(body): u32 LE
+//! "OSPRSEG2" | body | crc32c(body): u32 LE
 //! body = applied_seq: u64 | json_len: u32 | json | dense_count: u32 | dense*
-//! dense = name_len: u32 | name | dim: u32 | n: u64 | present: n bytes | n*dim f32 LE
+//! dense = name_len: u32 | name | dim: u32 | type: u8 | n: u64 | present: n bytes | n*dim elements LE
 //! ```
+//! `type` is 0 for f32, 1 for float16, 2 for uint8. `OSPRSEG1` files (no
+//! type byte, f32 rows) are still read.
 //! The JSON part holds ids, versions, payloads, payload index schema, sparse
 //! and multi vectors. A file whose checksum fails is refused, never trusted.
 //! Payload index structures are not stored: they are rebuilt from the schema
@@ -24,6 +27,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CollectionConfig, Distance};
+use crate::dense::{DenseData, DenseRow, ElementType, Typed, TypedQuery};
 use crate::error::{EngineError, Result};
 use crate::filter::{Filter, PointView};
 use crate::operations::PayloadFieldSchema;
@@ -31,28 +35,63 @@ use crate::payload_index::{Cardinality, FieldIndexes, Tokenizer};
 use crate::payload_path::JsonPath;
 use crate::types::{Payload, PointId, SparseVector, Vector};
 
-const MAGIC: &[u8; 8] = b"OSPRSEG1";
+const MAGIC: &[u8; 8] = b"OSPRSEG2";
+/// Checkpoints written before typed storage: every dense row is f32 and
+/// there is no element type byte.
+const MAGIC_V1: &[u8; 8] = b"OSPRSEG1";
 
-/// The dense vectors of one name.
-#[derive(Debug, Clone, Default)]
+/// The dense vectors of one name, in the element type of its `datatype`.
+#[derive(Debug, Clone)]
 pub(crate) struct DenseColumn {
     pub dim: usize,
-    pub data: Vec<f32>,
+    pub data: DenseData,
     pub present: Vec<bool>,
     /// The HNSW graph over this column, once the optimizer built one.
     pub index: Option<crate::vector_index::DenseIndex>,
 }
 
 impl DenseColumn {
-    pub fn get(&self, offset: usize) -> Option<&[f32]> {
-        row(&self.data, &self.present, self.dim, offset)
+    pub fn new(dim: usize, ty: ElementType, len: usize) -> Self {
+        let mut data = DenseData::new(ty);
+        data.extend_zeros(dim * len);
+        DenseColumn { dim, data, present: vec![false; len], index: None }
     }
+
+    /// The vector at `offset` as f32 values, when present.
+    pub fn get(&self, offset: usize) -> Option<Vec<f32>> {
+        self.present[offset].then(|| self.data.read_f32(offset * self.dim, self.dim))
+    }
+
+    /// The row at `offset` in its own element type, when present.
+    pub fn typed<E: Typed>(&self, offset: usize) -> Option<&[E]> {
+        if !self.present[offset] {
+            return None;
+        }
+        E::rows(&self.data).map(|rows| &rows[offset * self.dim..(offset + 1) * self.dim])
+    }
+
+    /// The reported score of `query` (already in stored form, see
+    /// [`crate::dense::round_to`]) against the vector at `offset`.
+    pub fn score(&self, distance: Distance, query: &[f32], offset: usize) -> Option<f32> {
+        fn typed<E: Typed>(c: &DenseColumn, distance: Distance, query: &[f32], offset: usize) -> Option<f32> {
+            let row = c.typed::<E>(offset)?;
+            let q = TypedQuery::<E>::new(query);
+            Some(E::scorer(distance)(&q.values, row))
+        }
+        match &self.data {
+            DenseData::F32(_) => self.typed::<f32>(offset).map(|row| distance.score(query, row)),
+            DenseData::F16(_) => typed::<u16>(self, distance, query, offset),
+            DenseData::U8(_) => typed::<u8>(self, distance, query, offset),
+        }
+    }
+
 }
 
-/// Row `offset` of a dense column's data, when present. A free function so
-/// callers can borrow it next to a mutable borrow of the index.
-fn row<'a>(data: &'a [f32], present: &[bool], dim: usize, offset: usize) -> Option<&'a [f32]> {
-    present[offset].then(|| &data[offset * dim..(offset + 1) * dim])
+/// A copy of the row at `offset` for an index that keeps it as the old
+/// vector of a dead node. Free, so it borrows the column's fields next to a
+/// mutable borrow of its index.
+fn old_row(data: &DenseData, present: &[bool], dim: usize, offset: usize) -> Option<DenseRow> {
+    present[offset].then(|| data.row_copy(offset * dim, dim))
 }
 
 /// Vectors of one name, whatever their kind.
@@ -67,7 +106,7 @@ impl VectorColumn {
     fn push_empty(&mut self) {
         match self {
             VectorColumn::Dense(c) => {
-                c.data.extend(std::iter::repeat_n(0.0, c.dim));
+                c.data.extend_zeros(c.dim);
                 c.present.push(false);
                 if let Some(ix) = &mut c.index {
                     ix.on_push();
@@ -82,12 +121,11 @@ impl VectorColumn {
         match self {
             VectorColumn::Dense(c) => {
                 if let Some(ix) = &mut c.index {
-                    ix.on_swap_remove(offset, row(&c.data, &c.present, c.dim, offset));
+                    ix.on_swap_remove(offset, || old_row(&c.data, &c.present, c.dim, offset));
                 }
                 let last = c.present.len() - 1;
                 if offset != last {
-                    let (head, tail) = c.data.split_at_mut(last * c.dim);
-                    head[offset * c.dim..(offset + 1) * c.dim].copy_from_slice(&tail[..c.dim]);
+                    c.data.copy_within(last * c.dim, offset * c.dim, c.dim);
                 }
                 c.data.truncate(last * c.dim);
                 c.present.swap_remove(offset);
@@ -111,7 +149,7 @@ impl VectorColumn {
 
     pub fn get(&self, offset: usize) -> Option<Vector> {
         match self {
-            VectorColumn::Dense(c) => c.get(offset).map(|v| Vector::Dense(v.to_vec())),
+            VectorColumn::Dense(c) => c.get(offset).map(Vector::Dense),
             VectorColumn::Multi(rows) => rows[offset].clone().map(Vector::Multi),
             VectorColumn::Sparse(rows) => rows[offset].clone().map(Vector::Sparse),
         }
@@ -121,7 +159,7 @@ impl VectorColumn {
         match self {
             VectorColumn::Dense(c) => {
                 if let Some(ix) = &mut c.index {
-                    ix.on_clear(offset, row(&c.data, &c.present, c.dim, offset));
+                    ix.on_clear(offset, || old_row(&c.data, &c.present, c.dim, offset));
                 }
                 c.present[offset] = false;
             }
@@ -135,9 +173,9 @@ impl VectorColumn {
         match (self, vector) {
             (VectorColumn::Dense(c), Vector::Dense(v)) => {
                 if let Some(ix) = &mut c.index {
-                    ix.on_set(offset, row(&c.data, &c.present, c.dim, offset));
+                    ix.on_set(offset, || old_row(&c.data, &c.present, c.dim, offset));
                 }
-                c.data[offset * c.dim..(offset + 1) * c.dim].copy_from_slice(&v);
+                c.data.write_f32(offset * c.dim, &v);
                 c.present[offset] = true;
             }
             (VectorColumn::Multi(rows), Vector::Multi(v)) => rows[offset] = Some(v),
@@ -204,14 +242,21 @@ impl PointStore {
         let len = self.ids.len();
         self.columns.retain(|name, _| config.params.vectors.get(name).is_some() || config.sparse(name).is_some());
         for (name, params) in config.params.vectors.iter() {
-            if self.columns.contains_key(name) {
+            let ty = crate::dense::stored_type(params.datatype);
+            if let Some(existing) = self.columns.get_mut(name) {
+                // A checkpoint from before typed storage holds float32 rows.
+                if let VectorColumn::Dense(c) = existing
+                    && c.data.element_type() != ty
+                {
+                    c.data = c.data.convert(ty);
+                    c.index = None;
+                }
                 continue;
             }
             let column = if params.multivector_config.is_some() {
                 VectorColumn::Multi(vec![None; len])
             } else {
-                let dim = params.size as usize;
-                VectorColumn::Dense(DenseColumn { dim, data: vec![0.0; dim * len], present: vec![false; len], index: None })
+                VectorColumn::Dense(DenseColumn::new(params.size as usize, ty, len))
             };
             self.columns.insert(name.to_string(), column);
         }
@@ -246,9 +291,7 @@ impl PointStore {
                 (false, Vector::Dense(mut v)) => {
                     check_dim(v.len())?;
                     check_finite(&v)?;
-                    if params.distance == Distance::Cosine {
-                        crate::distance::normalize(&mut v);
-                    }
+                    to_stored_form(params, &mut v);
                     Ok(Vector::Dense(v))
                 }
                 (true, Vector::Multi(mut rows)) => {
@@ -258,9 +301,7 @@ impl PointStore {
                     for row in &mut rows {
                         check_dim(row.len())?;
                         check_finite(row)?;
-                        if params.distance == Distance::Cosine {
-                            crate::distance::normalize(row);
-                        }
+                        to_stored_form(params, row);
                     }
                     Ok(Vector::Multi(rows))
                 }
@@ -268,9 +309,7 @@ impl PointStore {
                     check_dim(v.len())?;
                     check_finite(&v)?;
                     let mut v = v;
-                    if params.distance == Distance::Cosine {
-                        crate::distance::normalize(&mut v);
-                    }
+                    to_stored_form(params, &mut v);
                     Ok(Vector::Multi(vec![v]))
                 }
                 (false, Vector::Multi(_)) => Err(EngineError::BadInput(format!(
@@ -453,11 +492,10 @@ impl PointStore {
             out.extend_from_slice(&(name.len() as u32).to_le_bytes());
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&(c.dim as u32).to_le_bytes());
+            out.push(c.data.element_type().tag());
             out.extend_from_slice(&(c.present.len() as u64).to_le_bytes());
             out.extend(c.present.iter().map(|&p| p as u8));
-            for x in &c.data {
-                out.extend_from_slice(&x.to_le_bytes());
-            }
+            c.data.write_le(&mut out);
         }
         let crc = crc32c::crc32c(&out[MAGIC.len()..]);
         out.extend_from_slice(&crc.to_le_bytes());
@@ -467,9 +505,10 @@ impl PointStore {
     /// Reads checkpoint bytes back; `path` only names the file in errors.
     pub fn decode(bytes: &[u8], path: &Path) -> Result<PointStore> {
         let corrupt = |reason: &str| EngineError::Corrupted { path: path.to_path_buf(), reason: reason.to_string() };
-        if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+        if bytes.len() < MAGIC.len() + 4 || (&bytes[..MAGIC.len()] != MAGIC && &bytes[..MAGIC.len()] != MAGIC_V1) {
             return Err(corrupt("not an Osprey checkpoint (bad magic)"));
         }
+        let typed = &bytes[..MAGIC.len()] == MAGIC;
         let (body, crc) = bytes[MAGIC.len()..].split_at(bytes.len() - MAGIC.len() - 4);
         if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
             return Err(corrupt("checksum mismatch"));
@@ -503,11 +542,19 @@ impl PointStore {
             let name = r.take(name_len).ok_or_else(|| corrupt("truncated vectors"))?;
             let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt("vector name not UTF-8"))?;
             let dim = r.u32().ok_or_else(|| corrupt("truncated vectors"))? as usize;
+            let ty = match typed {
+                true => {
+                    let tag = r.take(1).ok_or_else(|| corrupt("truncated vectors"))?[0];
+                    ElementType::from_tag(tag).ok_or_else(|| corrupt(&format!("unknown element type {tag}")))?
+                }
+                false => ElementType::F32,
+            };
             let count = r.u64().ok_or_else(|| corrupt("truncated vectors"))? as usize;
             let present = r.take(count).ok_or_else(|| corrupt("truncated vectors"))?;
             let present: Vec<bool> = present.iter().map(|&b| b != 0).collect();
-            let raw = r.take(count * dim * 4).ok_or_else(|| corrupt("truncated vectors"))?;
-            let data = raw.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+            let raw_len = count.checked_mul(dim).and_then(|n| n.checked_mul(ty.size()));
+            let raw = raw_len.and_then(|n| r.take(n)).ok_or_else(|| corrupt("truncated vectors"))?;
+            let data = DenseData::read_le(ty, raw);
             columns.insert(name, VectorColumn::Dense(DenseColumn { dim, data, present, index: None }));
         }
         for (name, column) in &columns {
@@ -647,6 +694,17 @@ impl<'a> Reader<'a> {
     fn u64(&mut self) -> Option<u64> {
         self.take(8).map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
     }
+}
+
+/// What a vector of these parameters stores: Cosine vectors normalised
+/// (except `uint8`, which cannot hold a unit vector: its kernel divides by
+/// the norms), then rounded to the element type, as Qdrant does.
+pub(crate) fn to_stored_form(params: &crate::config::VectorParams, v: &mut [f32]) {
+    let ty = crate::dense::stored_type(params.datatype);
+    if params.distance == Distance::Cosine && ty != ElementType::U8 {
+        crate::distance::normalize(v);
+    }
+    crate::dense::round_to(ty, v);
 }
 
 fn check_finite(v: &[f32]) -> Result<()> {

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{CollectionConfig, Distance, HnswConfig};
+use crate::dense::{DenseData, DenseRow, Typed, TypedQuery};
 use crate::hnsw::{Hnsw, HnswParams, NodeVectors};
 use crate::segment::{DenseColumn, PointStore, VectorColumn};
 use crate::types::PointId;
@@ -47,7 +48,7 @@ pub(crate) struct DenseIndex {
     /// By node: the offset of its point, or NONE for a dead node.
     offset_of: Vec<u32>,
     /// Old vectors of dead nodes, so searches can still walk through them.
-    graveyard: HashMap<u32, Box<[f32]>>,
+    graveyard: HashMap<u32, DenseRow>,
     /// Offsets holding a vector that no node stands for.
     unindexed: HashSet<u32>,
     live: usize,
@@ -95,14 +96,14 @@ impl DenseIndex {
     }
 
     /// The point at `offset` is about to lose or change its vector `old`.
-    fn detach(&mut self, offset: usize, old: Option<&[f32]>) {
+    fn detach(&mut self, offset: usize, old: impl FnOnce() -> Option<DenseRow>) {
         let node = self.node_of[offset];
         if node != NONE {
             self.offset_of[node as usize] = NONE;
             self.node_of[offset] = NONE;
             self.live -= 1;
-            if let Some(old) = old {
-                self.graveyard.insert(node, old.into());
+            if let Some(old) = old() {
+                self.graveyard.insert(node, old);
             }
         }
         self.unindexed.remove(&(offset as u32));
@@ -114,17 +115,17 @@ impl DenseIndex {
         self.node_of.push(NONE);
     }
 
-    pub(crate) fn on_set(&mut self, offset: usize, old: Option<&[f32]>) {
+    pub(crate) fn on_set(&mut self, offset: usize, old: impl FnOnce() -> Option<DenseRow>) {
         self.detach(offset, old);
         self.unindexed.insert(offset as u32);
     }
 
-    pub(crate) fn on_clear(&mut self, offset: usize, old: Option<&[f32]>) {
+    pub(crate) fn on_clear(&mut self, offset: usize, old: impl FnOnce() -> Option<DenseRow>) {
         self.detach(offset, old);
     }
 
     /// The row at `offset` is removed and the last row moves into it.
-    pub(crate) fn on_swap_remove(&mut self, offset: usize, old: Option<&[f32]>) {
+    pub(crate) fn on_swap_remove(&mut self, offset: usize, old: impl FnOnce() -> Option<DenseRow>) {
         self.detach(offset, old);
         let last = self.node_of.len() - 1;
         if offset != last {
@@ -144,7 +145,8 @@ impl DenseIndex {
 
     /// The best `k` offsets for which `accept` holds, as `(score, offset)`,
     /// best first: graph search over indexed points plus an exact scan of the
-    /// unindexed ones.
+    /// unindexed ones. `query` is in stored form (normalised and rounded as
+    /// the column's vectors are).
     pub(crate) fn search(
         &self,
         column: &DenseColumn,
@@ -154,25 +156,46 @@ impl DenseIndex {
         ef: usize,
         accept: &dyn Fn(usize) -> bool,
     ) -> Vec<(f32, usize)> {
-        let vectors = ColumnNodes { column, index: self };
+        match &column.data {
+            DenseData::F32(_) => self.search_typed::<f32>(column, distance, query, k, ef, accept),
+            DenseData::F16(_) => self.search_typed::<u16>(column, distance, query, k, ef, accept),
+            DenseData::U8(_) => self.search_typed::<u8>(column, distance, query, k, ef, accept),
+        }
+    }
+
+    fn search_typed<E: Typed>(
+        &self,
+        column: &DenseColumn,
+        distance: Distance,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        accept: &dyn Fn(usize) -> bool,
+    ) -> Vec<(f32, usize)> {
+        let query = TypedQuery::<E>::new(query);
+        let query = &query.values[..];
+        let vectors = ColumnNodes::<E>::new(column, self, distance);
         let accept_node = |node: u32| {
             let offset = self.offset_of[node as usize];
             offset != NONE && accept(offset as usize)
         };
+        let score = E::scorer(distance);
         let mut hits: Vec<(f32, usize)> = self
             .graph
             .search(query, k, ef, &vectors, &accept_node)
             .into_iter()
-            .map(|(node, score)| (score, self.offset_of[node as usize] as usize))
+            .filter_map(|(node, _)| {
+                let offset = self.offset_of[node as usize] as usize;
+                column.typed::<E>(offset).map(|v| (score(query, v), offset))
+            })
             .collect();
         if !self.unindexed.is_empty() {
-            let score = distance.scorer();
             hits.extend(
                 self.unindexed
                     .iter()
                     .map(|&o| o as usize)
                     .filter(|&o| accept(o))
-                    .filter_map(|o| column.get(o).map(|v| (score(query, v), o))),
+                    .filter_map(|o| column.typed::<E>(o).map(|v| (score(query, v), o))),
             );
         }
         hits
@@ -180,18 +203,38 @@ impl DenseIndex {
 }
 
 /// The graph's view of a column: live nodes read the column, dead ones the graveyard.
-struct ColumnNodes<'a> {
+struct ColumnNodes<'a, E> {
     column: &'a DenseColumn,
+    rows: &'a [E],
     index: &'a DenseIndex,
+    sim: fn(&[E], &[E]) -> f32,
 }
 
-impl NodeVectors for ColumnNodes<'_> {
-    fn vector(&self, node: u32) -> Option<&[f32]> {
+impl<'a, E: Typed> ColumnNodes<'a, E> {
+    fn new(column: &'a DenseColumn, index: &'a DenseIndex, distance: Distance) -> Self {
+        let rows = E::rows(&column.data).expect("the caller matched the column's element type");
+        ColumnNodes { column, rows, index, sim: E::similarity_fn(distance) }
+    }
+}
+
+impl<E: Typed> NodeVectors for ColumnNodes<'_, E> {
+    type Elem = E;
+
+    fn vector(&self, node: u32) -> Option<&[E]> {
         match self.index.offset_of.get(node as usize) {
-            Some(&offset) if offset != NONE => self.column.get(offset as usize),
-            Some(_) => self.index.graveyard.get(&node).map(|v| &**v),
+            Some(&offset) if offset != NONE => {
+                let o = offset as usize;
+                let dim = self.column.dim;
+                self.column.present[o].then(|| &self.rows[o * dim..(o + 1) * dim])
+            }
+            Some(_) => self.index.graveyard.get(&node).and_then(E::row),
             None => None,
         }
+    }
+
+    #[inline]
+    fn similarity(&self, a: &[E], b: &[E]) -> f32 {
+        (self.sim)(a, b)
     }
 }
 
@@ -287,25 +330,33 @@ pub(crate) struct BuildPlan {
     dim: usize,
     /// The graph to extend (for `Work::Extend`).
     base: Option<Arc<Hnsw>>,
-    /// Vectors of every node the build reads, node i at i*dim; `has[i]`
-    /// false for dead nodes whose vector is gone.
-    data: Vec<f32>,
+    /// Vectors of every node the build reads, node i at i*dim, in the
+    /// column's element type; `has[i]` false for dead nodes whose vector is gone.
+    data: DenseData,
     has: Vec<bool>,
     /// The new nodes: first node number, and the (id, version) each stands for.
     first_new: u32,
     new_points: Vec<(PointId, u64)>,
 }
 
-struct PlanVectors<'a> {
+struct PlanVectors<'a, E> {
     dim: usize,
-    data: &'a [f32],
+    data: &'a [E],
     has: &'a [bool],
+    sim: fn(&[E], &[E]) -> f32,
 }
 
-impl NodeVectors for PlanVectors<'_> {
-    fn vector(&self, node: u32) -> Option<&[f32]> {
+impl<E: Typed> NodeVectors for PlanVectors<'_, E> {
+    type Elem = E;
+
+    fn vector(&self, node: u32) -> Option<&[E]> {
         let i = node as usize;
         (*self.has.get(i)?).then(|| &self.data[i * self.dim..(i + 1) * self.dim])
+    }
+
+    #[inline]
+    fn similarity(&self, a: &[E], b: &[E]) -> f32 {
+        (self.sim)(a, b)
     }
 }
 
@@ -317,27 +368,26 @@ impl BuildPlan {
         let shape = GraphShape { m: hnsw.m as usize, ef_construct: hnsw.ef_construct.max(4) as usize };
         let distance = config.params.vectors.get(name)?.distance;
         let dim = column.dim;
-        let (base, mut data, mut has) = match (&column.index, work) {
+        let mut data = DenseData::new(column.data.element_type());
+        let mut has = Vec::new();
+        let base = match (&column.index, work) {
             (Some(ix), Work::Extend) => {
-                let nodes = ix.nodes();
-                let mut data = Vec::with_capacity((nodes + ix.unindexed()) * dim);
-                let mut has = Vec::with_capacity(nodes + ix.unindexed());
-                let source = ColumnNodes { column, index: ix };
-                for node in 0..nodes as u32 {
-                    match source.vector(node) {
-                        Some(v) => {
-                            data.extend_from_slice(v);
-                            has.push(true);
-                        }
-                        None => {
-                            data.extend(std::iter::repeat_n(0.0, dim));
-                            has.push(false);
-                        }
+                for node in 0..ix.nodes() as u32 {
+                    let at = data.len();
+                    data.extend_zeros(dim);
+                    let row = match ix.offset_of[node as usize] {
+                        NONE => ix.graveyard.get(&node).cloned(),
+                        o if column.present[o as usize] => Some(column.data.row_copy(o as usize * dim, dim)),
+                        _ => None,
+                    };
+                    has.push(row.is_some());
+                    if let Some(row) = row {
+                        copy_row(&mut data, at, &row);
                     }
                 }
-                (Some(ix.graph.clone()), data, has)
+                Some(ix.graph.clone())
             }
-            _ => (None, Vec::new(), Vec::new()),
+            _ => None,
         };
         let first_new = has.len() as u32;
         let mut fresh: Vec<usize> = match (&column.index, work) {
@@ -347,10 +397,13 @@ impl BuildPlan {
         // Nodes in id order: a rebuild of the same data gives the same graph.
         fresh.sort_unstable_by_key(|&o| store.ids[o]);
         let mut new_points = Vec::with_capacity(fresh.len());
-        data.reserve(fresh.len() * dim);
         for o in fresh {
-            let Some(v) = column.get(o) else { continue };
-            data.extend_from_slice(v);
+            if !column.present[o] {
+                continue;
+            }
+            let at = data.len();
+            data.extend_zeros(dim);
+            copy_row(&mut data, at, &column.data.row_copy(o * dim, dim));
             has.push(true);
             new_points.push((store.ids[o], store.versions[o]));
         }
@@ -381,7 +434,15 @@ impl BuildPlan {
 
     /// Builds the graph; None when `stop` said so.
     pub(crate) fn build(&self, stop: &(dyn Fn() -> bool + Sync)) -> Option<Hnsw> {
-        let vectors = PlanVectors { dim: self.dim, data: &self.data, has: &self.has };
+        crate::dense::with_rows!(&self.data, rows => self.build_typed(rows, stop))
+    }
+
+    fn vectors<'a, E: Typed>(&'a self, rows: &'a [E]) -> PlanVectors<'a, E> {
+        PlanVectors { dim: self.dim, data: rows, has: &self.has, sim: E::similarity_fn(self.distance) }
+    }
+
+    fn build_typed<E: Typed>(&self, rows: &[E], stop: &(dyn Fn() -> bool + Sync)) -> Option<Hnsw> {
+        let vectors = self.vectors(rows);
         let total = self.has.len() as u32;
         match &self.base {
             Some(base) => {
@@ -403,10 +464,12 @@ impl BuildPlan {
     /// Adds payload_m links for groups of nodes sharing a payload value.
     pub(crate) fn add_payload_links(&self, graph: &mut Hnsw, groups: &[Vec<u32>]) {
         let Some(payload_m) = self.payload_m.filter(|&p| p > 0) else { return };
-        let vectors = PlanVectors { dim: self.dim, data: &self.data, has: &self.has };
-        for group in groups.iter().filter(|g| g.len() >= self.min_group) {
-            graph.add_subgraph_links(group, payload_m, self.shape.ef_construct, &vectors);
-        }
+        crate::dense::with_rows!(&self.data, rows => {
+            let vectors = self.vectors(rows);
+            for group in groups.iter().filter(|g| g.len() >= self.min_group) {
+                graph.add_subgraph_links(group, payload_m, self.shape.ef_construct, &vectors);
+            }
+        })
     }
 
     /// The new nodes' points as offsets in `store`, for grouping by payload.
@@ -456,11 +519,21 @@ impl BuildPlan {
             };
             if !linked {
                 let n = node as usize;
-                index.graveyard.insert(node, self.data[n * self.dim..(n + 1) * self.dim].into());
+                index.graveyard.insert(node, self.data.row_copy(n * self.dim, self.dim));
             }
         }
         column.index = Some(index);
         true
+    }
+}
+
+/// Writes a typed row into rows of the same type at element `at`.
+fn copy_row(data: &mut DenseData, at: usize, row: &DenseRow) {
+    match (data, row) {
+        (DenseData::F32(d), DenseRow::F32(r)) => d[at..at + r.len()].copy_from_slice(r),
+        (DenseData::F16(d), DenseRow::F16(r)) => d[at..at + r.len()].copy_from_slice(r),
+        (DenseData::U8(d), DenseRow::U8(r)) => d[at..at + r.len()].copy_from_slice(r),
+        _ => unreachable!("a column's rows and its index's rows share one element type"),
     }
 }
 

@@ -14,7 +14,7 @@
 mod avx2;
 #[allow(
     dead_code,
-    reason = "the crate's distance API: uint8 and float16 storage are not wired yet"
+    reason = "free kernel functions for the tests and benches; the engine picks kernels through `Distance`"
 )]
 mod kernels;
 #[cfg(all(target_arch = "aarch64", target_feature = "neon"))]
@@ -27,17 +27,13 @@ mod tests;
 
 #[allow(
     unused_imports,
-    reason = "the crate's distance API: uint8 and float16 storage are not wired yet"
+    reason = "free kernel functions for the tests and benches; the engine picks kernels through `Distance`"
 )]
 pub use kernels::{
     cosine_u8, dot, dot_f16, dot_u8, euclid, euclid_f16, euclid_squared, euclid_squared_f16,
     euclid_squared_u8, euclid_u8, f16_slice_to_f32, f32_slice_to_f16, manhattan, manhattan_f16,
     manhattan_u8,
 };
-#[allow(
-    unused_imports,
-    reason = "the crate's distance API: float16 storage is not wired yet"
-)]
 pub use scalar::{f16_to_f32, f32_to_f16};
 
 use crate::config::Distance;

@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use parking_lot::{Mutex, RwLock};
 
 use super::traverse::{Links, Scored, Scratch, greedy, search_layer, with_scratch};
-use super::{Hnsw, MAX_LEVEL, NodeVectors, SimFn, find_start};
+use super::{Hnsw, MAX_LEVEL, NodeVectors, find_start};
 use crate::config::Distance;
 
 /// How many insertions a thread makes between two polls of `stop`.
@@ -30,7 +30,6 @@ const WARM_UP: u32 = 512;
 
 pub(super) struct Builder<'a, V: ?Sized> {
     distance: Distance,
-    sim: SimFn,
     m: usize,
     ef_construct: usize,
     seed: u64,
@@ -73,7 +72,6 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
     pub fn new(distance: Distance, m: usize, ef_construct: usize, seed: u64, nodes: u32, vectors: &'a V) -> Self {
         let mut builder = Builder {
             distance,
-            sim: distance.similarity_fn(),
             m,
             ef_construct,
             seed,
@@ -95,7 +93,6 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
         debug_assert_eq!(graph.cap0, 2 * graph.m);
         let mut builder = Builder {
             distance: graph.distance,
-            sim: graph.distance.similarity_fn(),
             m: graph.m,
             ef_construct: graph.ef_construct,
             seed: graph.seed,
@@ -219,7 +216,7 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
     /// Inserts one node (Algorithm 1 of the paper).
     fn insert(&self, node: u32, scratch: &mut Scratch) {
         let Some(vector) = self.vectors.vector(node) else { return };
-        let sim = self.sim;
+        let sim = |a: &[V::Elem], b: &[V::Elem]| self.vectors.similarity(a, b);
         let level = usize::from(self.levels[node as usize]);
         let entry = {
             let mut entry = self.entry.lock();
@@ -236,7 +233,7 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
         let Some(start_vector) = self.vectors.vector(start) else { return };
         let mut current = Scored { sim: sim(vector, start_vector), node: start };
         for l in (level + 1..=top).rev() {
-            greedy(self, self.vectors, sim, vector, l, &mut current, &mut scratch.links);
+            greedy(self, self.vectors, vector, l, &mut current, &mut scratch.links);
         }
         let mut entries = vec![current];
         let mut found = Vec::with_capacity(self.ef_construct);
@@ -248,7 +245,7 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
                     scratch.results.push(Reverse(e));
                 }
             }
-            search_layer(self, self.vectors, sim, vector, l, self.ef_construct, |_| true, scratch);
+            search_layer(self, self.vectors, vector, l, self.ef_construct, |_| true, scratch);
             scratch.take_sorted(&mut found);
             found.retain(|s| s.node != node);
             let cap = if l == 0 { self.cap0() } else { self.m };
@@ -328,8 +325,8 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
 
     /// The heuristic's choice of at most `cap` among `current` and `new`,
     /// as links of the node with vector `base`.
-    fn prune(&self, base: &[f32], current: &[u32], new: u32, sim_to_new: f32, cap: usize) -> Vec<Scored> {
-        let sim = self.sim;
+    fn prune(&self, base: &[V::Elem], current: &[u32], new: u32, sim_to_new: f32, cap: usize) -> Vec<Scored> {
+        let sim = |a: &[V::Elem], b: &[V::Elem]| self.vectors.similarity(a, b);
         let mut candidates: Vec<Scored> = current
             .iter()
             .filter_map(|&n| self.vectors.vector(n).map(|v| Scored { sim: sim(base, v), node: n }))
@@ -345,9 +342,9 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
     /// neighbour already kept. Spreads the links over directions instead of
     /// spending them all on one dense cluster.
     fn select(&self, candidates: &[Scored], cap: usize) -> Vec<Scored> {
-        let sim = self.sim;
+        let sim = |a: &[V::Elem], b: &[V::Elem]| self.vectors.similarity(a, b);
         let mut selected: Vec<Scored> = Vec::with_capacity(cap);
-        let mut selected_vectors: Vec<&[f32]> = Vec::with_capacity(cap);
+        let mut selected_vectors: Vec<&[V::Elem]> = Vec::with_capacity(cap);
         for &candidate in candidates {
             if selected.len() >= cap {
                 break;

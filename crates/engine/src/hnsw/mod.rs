@@ -17,9 +17,10 @@
 //! The build works on per-node locked lists ([`build`]) and flattens them
 //! when done; [`Hnsw::extend`] reopens a finished graph the same way.
 //!
-//! Scores inside the graph are similarities (higher is closer); results are
-//! rescored with [`Distance::score`] so callers see exactly what exact search
-//! reports.
+//! Scores inside the graph are similarities (higher is closer), as the
+//! caller's [`NodeVectors`] computes them; the caller turns the best nodes
+//! into reported scores (and rescores quantized candidates with the
+//! originals).
 //!
 //! This module depends on nothing in the crate but [`Distance`], so the
 //! benchmark (`benches/hnsw.rs`) compiles it directly.
@@ -36,24 +37,49 @@ mod tests;
 use build::Builder;
 use traverse::{Links, Scored, greedy, search_layer, with_scratch};
 
-/// Where the graph reads the vector of a node. `None`: the node has no vector
-/// any more (deleted); it is then neither scored nor expanded during search.
+/// Where the graph reads the vector of a node, and how it compares two.
+/// The element type is whatever the caller stores: f32, float16 bit
+/// patterns, bytes, or quantized codes; the graph only ranks by
+/// [`NodeVectors::similarity`].
 pub(crate) trait NodeVectors: Sync {
-    fn vector(&self, node: u32) -> Option<&[f32]>;
+    type Elem: Copy + Sync;
+
+    /// `None`: the node has no vector any more (deleted); it is then neither
+    /// scored nor expanded during search.
+    fn vector(&self, node: u32) -> Option<&[Self::Elem]>;
+
+    /// Similarity of two vectors, higher is closer. For a search, `a` is the
+    /// query in the same element type.
+    fn similarity(&self, a: &[Self::Elem], b: &[Self::Elem]) -> f32;
 }
 
-/// Vectors back to back, node i at `[i*dim..(i+1)*dim]`. Used for builds and tests.
+/// f32 vectors back to back, node i at `[i*dim..(i+1)*dim]`. Used for builds and tests.
 #[allow(dead_code, reason = "used by the tests and the bench")]
 pub(crate) struct FlatVectors<'a> {
-    pub dim: usize,
-    pub data: &'a [f32],
+    dim: usize,
+    data: &'a [f32],
+    sim: SimFn,
+}
+
+#[allow(dead_code, reason = "used by the tests and the bench")]
+impl<'a> FlatVectors<'a> {
+    pub fn new(distance: Distance, dim: usize, data: &'a [f32]) -> Self {
+        FlatVectors { dim, data, sim: distance.similarity_fn() }
+    }
 }
 
 impl NodeVectors for FlatVectors<'_> {
+    type Elem = f32;
+
     #[inline]
     fn vector(&self, node: u32) -> Option<&[f32]> {
         let start = node as usize * self.dim;
         self.data.get(start..start + self.dim)
+    }
+
+    #[inline]
+    fn similarity(&self, a: &[f32], b: &[f32]) -> f32 {
+        (self.sim)(a, b)
     }
 }
 
@@ -67,9 +93,9 @@ pub(crate) struct HnswParams {
     pub seed: u64,
 }
 
-/// Similarity of two vectors, higher is closer: [`Distance::similarity_fn`],
-/// resolved once per search or build. Cosine vectors are normalised by the
-/// caller, so Cosine is the dot product; Euclid is minus the squared distance.
+/// Similarity of two f32 vectors, higher is closer: [`Distance::similarity_fn`],
+/// resolved once. Cosine vectors are normalised by the caller, so Cosine is
+/// the dot product; Euclid is minus the squared distance.
 type SimFn = fn(&[f32], &[f32]) -> f32;
 
 /// Highest level a node can get. With m = 2 a level above 24 has probability
@@ -173,13 +199,13 @@ impl Hnsw {
         self.distance
     }
 
-    /// Best `k` nodes for which `accept(node)` is true, best first, with the
-    /// score exactly as [`Distance::score`] reports it. Rejected nodes are
-    /// still traversed (so filtered search stays connected) but never
+    /// Best `k` nodes for which `accept(node)` is true, best first, with
+    /// their similarity to `query` as `vectors` computes it. Rejected nodes
+    /// are still traversed (so filtered search stays connected) but never
     /// returned. `ef` is raised to at least `k`.
     pub fn search<V: NodeVectors + ?Sized>(
         &self,
-        query: &[f32],
+        query: &[V::Elem],
         k: usize,
         ef: usize,
         vectors: &V,
@@ -189,14 +215,13 @@ impl Hnsw {
             return Vec::new();
         }
         let ef = ef.max(k);
-        let sim = self.distance.similarity_fn();
         let Some((start, top)) = self.start(vectors) else { return Vec::new() };
         let Some(start_vector) = vectors.vector(start) else { return Vec::new() };
-        let mut current = Scored { sim: sim(query, start_vector), node: start };
+        let mut current = Scored { sim: vectors.similarity(query, start_vector), node: start };
         let mut found = Vec::new();
         with_scratch(|scratch| {
             for level in (1..=top).rev() {
-                greedy(self, vectors, sim, query, level, &mut current, &mut scratch.links);
+                greedy(self, vectors, query, level, &mut current, &mut scratch.links);
             }
             scratch.start(self.len as usize);
             scratch.visited.insert(current.node);
@@ -204,19 +229,10 @@ impl Hnsw {
             if accept(current.node) {
                 scratch.results.push(std::cmp::Reverse(current));
             }
-            search_layer(self, vectors, sim, query, 0, ef, accept, scratch);
+            search_layer(self, vectors, query, 0, ef, accept, scratch);
             scratch.take_sorted(&mut found);
         });
-        let score = self.distance.scorer();
-        let mut out: Vec<(u32, f32)> = found
-            .iter()
-            .take(k)
-            .filter_map(|s| vectors.vector(s.node).map(|v| (s.node, score(query, v))))
-            .collect();
-        // The similarity and the reported score order alike; sorting by the
-        // score itself keeps the output consistent to the last bit.
-        out.sort_by(|a, b| self.distance.cmp_scores(a.1, b.1).then(a.0.cmp(&b.0)));
-        out
+        found.iter().take(k).map(|s| (s.node, s.sim)).collect()
     }
 
     /// Extra level-0 links among `subset` (Qdrant's `payload_m`): a graph of
@@ -440,8 +456,15 @@ struct SubsetVectors<'a, V: ?Sized> {
 }
 
 impl<V: NodeVectors + ?Sized> NodeVectors for SubsetVectors<'_, V> {
+    type Elem = V::Elem;
+
     #[inline]
-    fn vector(&self, node: u32) -> Option<&[f32]> {
+    fn vector(&self, node: u32) -> Option<&[V::Elem]> {
         self.inner.vector(*self.ids.get(node as usize)?)
+    }
+
+    #[inline]
+    fn similarity(&self, a: &[V::Elem], b: &[V::Elem]) -> f32 {
+        self.inner.similarity(a, b)
     }
 }

@@ -65,13 +65,12 @@ fn params(threads: usize) -> HnswParams {
 }
 
 fn build(distance: Distance, data: &[f32], threads: usize) -> Hnsw {
-    let vectors = FlatVectors { dim: DIM, data };
+    let vectors = FlatVectors::new(distance, DIM, data);
     Hnsw::build(params(threads), distance, (data.len() / DIM) as u32, &vectors, &|| false).unwrap()
 }
 
 /// Exact top `k` among the nodes with a vector that `accept` takes.
-fn brute_force<V: NodeVectors>(
-    distance: Distance,
+fn brute_force<V: NodeVectors<Elem = f32>>(
     vectors: &V,
     len: u32,
     query: &[f32],
@@ -80,30 +79,29 @@ fn brute_force<V: NodeVectors>(
 ) -> Vec<(u32, f32)> {
     let mut all: Vec<(u32, f32)> = (0..len)
         .filter(|&n| accept(n))
-        .filter_map(|n| vectors.vector(n).map(|v| (n, distance.score(query, v))))
+        .filter_map(|n| vectors.vector(n).map(|v| (n, vectors.similarity(query, v))))
         .collect();
-    all.sort_by(|a, b| distance.cmp_scores(a.1, b.1).then(a.0.cmp(&b.0)));
+    all.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     all.truncate(k);
     all
 }
 
 /// Mean recall@K of the graph over the queries, checking on the way that
-/// every answer is accepted, has a vector, is sorted and carries the exact score.
-fn recall<V: NodeVectors>(graph: &Hnsw, vectors: &V, queries: &[f32], ef: usize, accept: &dyn Fn(u32) -> bool) -> f64 {
-    let distance = graph.distance();
+/// every answer is accepted, has a vector, is sorted and carries the exact similarity.
+fn recall<V: NodeVectors<Elem = f32>>(graph: &Hnsw, vectors: &V, queries: &[f32], ef: usize, accept: &dyn Fn(u32) -> bool) -> f64 {
     let mut hits = 0usize;
     let mut expected = 0usize;
     for query in queries.chunks_exact(DIM) {
         let got = graph.search(query, K, ef, vectors, accept);
-        let truth = brute_force(distance, vectors, graph.len(), query, K, accept);
+        let truth = brute_force(vectors, graph.len(), query, K, accept);
         assert_eq!(got.len(), truth.len(), "as many answers as there are accepted nodes, up to k");
         for pair in got.windows(2) {
-            assert_ne!(distance.cmp_scores(pair[0].1, pair[1].1), std::cmp::Ordering::Greater, "best first");
+            assert!(pair[0].1 >= pair[1].1, "best first");
         }
         for &(node, score) in &got {
             assert!(accept(node), "node {node} was rejected by the filter");
             let v = vectors.vector(node).unwrap_or_else(|| panic!("node {node} has no vector"));
-            assert_eq!(score, distance.score(query, v));
+            assert_eq!(score, vectors.similarity(query, v));
         }
         hits += got.iter().filter(|(n, _)| truth.iter().any(|(t, _)| t == n)).count();
         expected += truth.len();
@@ -114,7 +112,7 @@ fn recall<V: NodeVectors>(graph: &Hnsw, vectors: &V, queries: &[f32], ef: usize,
 fn check_recall(distance: Distance, threads: usize, ef: usize) {
     let (data, queries) = dataset(N, distance);
     let graph = build(distance, &data, threads);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(distance, DIM, &data);
     let r = recall(&graph, &vectors, &queries, ef, &|_| true);
     assert!(r >= 0.95, "{distance:?}: recall@{K} {r:.3} at ef {ef}");
 }
@@ -144,7 +142,7 @@ fn recall_manhattan() {
 fn check_filtered(modulus: u64) {
     let (data, queries) = dataset(N, Distance::Cosine);
     let graph = build(Distance::Cosine, &data, 2);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Cosine, DIM, &data);
     let accept = move |n: u32| build::splitmix64(u64::from(n)).is_multiple_of(modulus);
     let r = recall(&graph, &vectors, &queries, 64, &accept);
     assert!(r >= 0.95, "1/{modulus} filter: recall@{K} {r:.3}");
@@ -167,6 +165,12 @@ struct Counting<'a> {
 }
 
 impl NodeVectors for Counting<'_> {
+    type Elem = f32;
+
+    fn similarity(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.inner.similarity(a, b)
+    }
+
     fn vector(&self, node: u32) -> Option<&[f32]> {
         self.reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.inner.vector(node)
@@ -179,7 +183,7 @@ impl NodeVectors for Counting<'_> {
 fn search_reads_a_small_part_of_the_graph() {
     let (data, queries) = dataset(N, Distance::Euclid);
     let graph = build(Distance::Euclid, &data, 2);
-    let vectors = Counting { inner: FlatVectors { dim: DIM, data: &data }, reads: Default::default() };
+    let vectors = Counting { inner: FlatVectors::new(Distance::Euclid, DIM, &data), reads: Default::default() };
     for query in queries.chunks_exact(DIM) {
         graph.search(query, K, 64, &vectors, &|_| true);
     }
@@ -191,13 +195,13 @@ fn search_reads_a_small_part_of_the_graph() {
 fn filter_rejecting_everything_returns_nothing() {
     let (data, queries) = dataset(2_000, Distance::Euclid);
     let graph = build(Distance::Euclid, &data, 1);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Euclid, DIM, &data);
     assert!(graph.search(&queries[..DIM], K, 64, &vectors, &|_| false).is_empty());
 }
 
 #[test]
 fn empty_graph() {
-    let vectors = FlatVectors { dim: DIM, data: &[] };
+    let vectors = FlatVectors::new(Distance::Dot, DIM, &[]);
     let mut graph = Hnsw::build(params(1), Distance::Dot, 0, &vectors, &|| false).unwrap();
     assert_eq!(graph.len(), 0);
     assert!(graph.search(&[0.0; DIM], K, 64, &vectors, &|_| true).is_empty());
@@ -205,7 +209,7 @@ fn empty_graph() {
     assert_eq!(decoded.len(), 0);
     // An empty graph grows like a fresh build.
     let (data, queries) = dataset(1_000, Distance::Dot);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Dot, DIM, &data);
     assert!(graph.extend(1_000, &vectors, 2, &|| false));
     let r = recall(&graph, &vectors, &queries, 64, &|_| true);
     assert!(r >= 0.95, "recall {r:.3}");
@@ -214,7 +218,7 @@ fn empty_graph() {
 #[test]
 fn extend_keeps_recall() {
     let (data, queries) = dataset(N, Distance::Euclid);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Euclid, DIM, &data);
     let half = (N / 2) as u32;
     let mut graph = Hnsw::build(params(1), Distance::Euclid, half, &vectors, &|| false).unwrap();
     assert!(graph.extend(half + 1, &vectors, 1, &|| false));
@@ -231,6 +235,12 @@ struct Deleted<'a> {
 }
 
 impl NodeVectors for Deleted<'_> {
+    type Elem = f32;
+
+    fn similarity(&self, a: &[f32], b: &[f32]) -> f32 {
+        self.inner.similarity(a, b)
+    }
+
     fn vector(&self, node: u32) -> Option<&[f32]> {
         if self.deleted.get(node as usize).copied().unwrap_or(true) { None } else { self.inner.vector(node) }
     }
@@ -243,7 +253,7 @@ fn deleted_nodes_are_never_returned() {
     let mut deleted: Vec<bool> = (0..N as u64).map(|n| build::splitmix64(n ^ 99).is_multiple_of(5)).collect();
     // The entry point goes too: search must find another start.
     deleted[graph.entry.unwrap() as usize] = true;
-    let vectors = Deleted { inner: FlatVectors { dim: DIM, data: &data }, deleted };
+    let vectors = Deleted { inner: FlatVectors::new(Distance::Cosine, DIM, &data), deleted };
     let r = recall(&graph, &vectors, &queries, 64, &|_| true);
     assert!(r >= 0.9, "recall over the remaining nodes {r:.3}");
 }
@@ -256,7 +266,7 @@ fn search_survives_losing_every_upper_level_node() {
     let graph = build(Distance::Euclid, &data, 1);
     let deleted: Vec<bool> = graph.levels.iter().map(|&l| l > 0).collect();
     assert!(deleted.iter().any(|&d| d));
-    let vectors = Deleted { inner: FlatVectors { dim: DIM, data: &data }, deleted };
+    let vectors = Deleted { inner: FlatVectors::new(Distance::Euclid, DIM, &data), deleted };
     let r = recall(&graph, &vectors, &queries, 64, &|_| true);
     assert!(r >= 0.9, "recall {r:.3}");
 }
@@ -264,12 +274,12 @@ fn search_survives_losing_every_upper_level_node() {
 #[test]
 fn all_vectors_missing() {
     let data = vec![0.5; 100 * DIM];
-    let vectors = Deleted { inner: FlatVectors { dim: DIM, data: &data }, deleted: vec![true; 100] };
+    let vectors = Deleted { inner: FlatVectors::new(Distance::Cosine, DIM, &data), deleted: vec![true; 100] };
     let graph = Hnsw::build(params(1), Distance::Cosine, 100, &vectors, &|| false).unwrap();
     assert!(graph.search(&data[..DIM], K, 64, &vectors, &|_| true).is_empty());
     // Then the vectors appear (new nodes past the old ones are the normal
     // case, but the graph must not mind).
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Cosine, DIM, &data);
     assert!(graph.search(&data[..DIM], K, 64, &vectors, &|_| true).is_empty());
 }
 
@@ -280,7 +290,7 @@ fn identical_vectors() {
     let (base, _) = dataset(20, Distance::Euclid);
     let data: Vec<f32> = (0..2_000).flat_map(|i| base[(i % 20) * DIM..(i % 20 + 1) * DIM].to_vec()).collect();
     let graph = build(Distance::Euclid, &data, 2);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Euclid, DIM, &data);
     let got = graph.search(&base[..DIM], K, 64, &vectors, &|_| true);
     assert_eq!(got.len(), K);
     assert!(got.iter().all(|&(_, score)| score == 0.0), "{got:?}");
@@ -290,7 +300,7 @@ fn identical_vectors() {
 fn encode_decode_roundtrip() {
     let (data, queries) = dataset(3_000, Distance::Manhattan);
     let mut graph = build(Distance::Manhattan, &data, 2);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Manhattan, DIM, &data);
     graph.add_subgraph_links(&(0..3_000).step_by(3).collect::<Vec<_>>(), 16, 100, &vectors);
     assert!(!graph.extra0_at.is_empty(), "sub-graph links spill past 2·m");
     let bytes = graph.encode();
@@ -349,7 +359,7 @@ fn codec_header_len() -> usize {
 fn subgraph_links_keep_recall_for_one_percent_filter() {
     let (data, queries) = dataset(N, Distance::Cosine);
     let mut graph = build(Distance::Cosine, &data, 2);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Cosine, DIM, &data);
     let subset: Vec<u32> = (0..N as u32).filter(|&n| build::splitmix64(u64::from(n) ^ 5).is_multiple_of(100)).collect();
     let accept = |n: u32| subset.binary_search(&n).is_ok();
     let before = recall(&graph, &vectors, &queries, 16, &accept);
@@ -367,7 +377,7 @@ fn subgraph_links_keep_recall_for_one_percent_filter() {
 fn subgraph_links_never_replace_main_links() {
     let (data, _) = dataset(2_000, Distance::Dot);
     let mut graph = build(Distance::Dot, &data, 1);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Dot, DIM, &data);
     let before: Vec<Vec<u32>> = (0..2_000).map(|n| graph.full_level0(n)).collect();
     graph.add_subgraph_links(&(0..2_000).step_by(7).collect::<Vec<_>>(), 8, 64, &vectors);
     graph.add_subgraph_links(&(0..2_000).step_by(5).collect::<Vec<_>>(), 8, 64, &vectors);
@@ -380,7 +390,7 @@ fn subgraph_links_never_replace_main_links() {
 #[test]
 fn extend_keeps_spilled_subgraph_links() {
     let (data, queries) = dataset(4_000, Distance::Cosine);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Cosine, DIM, &data);
     let mut graph = Hnsw::build(params(1), Distance::Cosine, 3_000, &vectors, &|| false).unwrap();
     graph.add_subgraph_links(&(0..3_000).step_by(2).collect::<Vec<_>>(), 16, 100, &vectors);
     let spilled: Vec<Vec<u32>> = (0..3_000).map(|n| graph.extra0(n).to_vec()).collect();
@@ -396,7 +406,7 @@ fn extend_keeps_spilled_subgraph_links() {
 #[test]
 fn stop_abandons_build_and_extend() {
     let (data, _) = dataset(3_000, Distance::Cosine);
-    let vectors = FlatVectors { dim: DIM, data: &data };
+    let vectors = FlatVectors::new(Distance::Cosine, DIM, &data);
     assert!(Hnsw::build(params(2), Distance::Cosine, 3_000, &vectors, &|| true).is_none());
     // A stop that fires part way through.
     let polls = std::sync::atomic::AtomicUsize::new(0);

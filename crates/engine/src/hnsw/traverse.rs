@@ -10,7 +10,7 @@ use std::cell::RefCell;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::{NodeVectors, SimFn};
+use super::NodeVectors;
 
 /// Reads the links of a node at one level.
 pub(super) trait Links {
@@ -138,8 +138,7 @@ pub(super) fn with_scratch<R>(f: impl FnOnce(&mut Scratch) -> R) -> R {
 pub(super) fn greedy<G: Links + ?Sized, V: NodeVectors + ?Sized>(
     graph: &G,
     vectors: &V,
-    sim: SimFn,
-    query: &[f32],
+    query: &[V::Elem],
     level: usize,
     current: &mut Scored,
     links: &mut Vec<u32>,
@@ -150,7 +149,7 @@ pub(super) fn greedy<G: Links + ?Sized, V: NodeVectors + ?Sized>(
         let mut improved = false;
         for &node in links.iter() {
             if let Some(v) = vectors.vector(node) {
-                let s = sim(query, v);
+                let s = vectors.similarity(query, v);
                 if s > current.sim {
                     *current = Scored { sim: s, node };
                     improved = true;
@@ -176,8 +175,7 @@ pub(super) fn greedy<G: Links + ?Sized, V: NodeVectors + ?Sized>(
 pub(super) fn search_layer<G, V, A>(
     graph: &G,
     vectors: &V,
-    sim: SimFn,
-    query: &[f32],
+    query: &[V::Elem],
     level: usize,
     ef: usize,
     accept: A,
@@ -190,7 +188,7 @@ pub(super) fn search_layer<G, V, A>(
     let Scratch { visited, candidates, results, links } = scratch;
     // The unvisited neighbours of the node being expanded, with their
     // vectors: one allocation per search, reused for every expansion.
-    let mut batch: Vec<(u32, &[f32])> = Vec::new();
+    let mut batch: Vec<(u32, &[V::Elem])> = Vec::new();
     let mut worst = if results.len() >= ef { results.peek().map_or(f32::NEG_INFINITY, |r| r.0.sim) } else { f32::NEG_INFINITY };
     while let Some(current) = candidates.pop() {
         if results.len() >= ef && current.sim < worst {
@@ -210,7 +208,7 @@ pub(super) fn search_layer<G, V, A>(
             }
         }
         for &(node, v) in &batch {
-            let s = sim(query, v);
+            let s = vectors.similarity(query, v);
             if results.len() < ef || s > worst {
                 let scored = Scored { sim: s, node };
                 candidates.push(scored);
@@ -233,12 +231,14 @@ pub(super) fn search_layer<G, V, A>(
 /// reads them in order, and a prefetch per line of every neighbour would
 /// flood the fill buffers.
 #[inline(always)]
-fn prefetch(v: &[f32]) {
+fn prefetch<T>(v: &[T]) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         const LINES: usize = 4;
-        for line in v.chunks(16).take(LINES) {
+        const LINE_BYTES: usize = 64;
+        let per_line = (LINE_BYTES / std::mem::size_of::<T>().max(1)).max(1);
+        for line in v.chunks(per_line).take(LINES) {
             // SAFETY: a prefetch is a hint: it never faults and changes no
             // memory, and SSE is part of every x86_64 CPU.
             unsafe { _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast()) }

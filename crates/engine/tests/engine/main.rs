@@ -4,5 +4,6 @@ mod durability;
 mod payload_index;
 mod payload_selection;
 mod snapshots;
+mod typed_vectors;
 mod restriction;
 mod vector_index;
