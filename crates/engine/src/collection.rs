@@ -363,7 +363,7 @@ impl Collection {
         let built = plan.build(&stop);
         let (name, work, new_points) = (plan.name.clone(), plan.work, plan.new_points());
         let installed = match built {
-            Some(mut graph) => {
+            Some((mut graph, quantized)) => {
                 if plan.payload_m.is_some() {
                     let groups = {
                         let store = self.state.read();
@@ -375,7 +375,7 @@ impl Collection {
                 if self.dropped.load(Ordering::Acquire) {
                     false
                 } else {
-                    plan.install(&mut store, graph)
+                    plan.install(&mut store, graph, quantized)
                 }
             }
             None => false,

@@ -341,7 +341,7 @@ impl CollectionConfig {
         {
             return Err(EngineError::BadInput("shard_number must be at least 1".into()));
         }
-        Ok(CollectionConfig {
+        let config = CollectionConfig {
             params: CollectionParams {
                 vectors,
                 shard_number: request.shard_number.unwrap_or(1),
@@ -361,7 +361,19 @@ impl CollectionConfig {
                 request.strict_mode_config.unwrap_or_else(|| serde_json::json!({"enabled": false})),
             ),
             metadata: request.metadata,
-        })
+        };
+        config.check_quantization()?;
+        Ok(config)
+    }
+
+    /// Refuses a `quantization_config` (the collection's or a vector's) that
+    /// names an unknown method, field or value.
+    fn check_quantization(&self) -> Result<()> {
+        let own = self.params.vectors.iter().filter_map(|(_, p)| p.quantization_config.as_ref());
+        for value in self.quantization_config.iter().chain(own) {
+            crate::quantization::Method::parse(value)?;
+        }
+        Ok(())
     }
 
     /// Applies a `PATCH` request, returning the new configuration.
@@ -433,6 +445,7 @@ impl CollectionConfig {
                 current.insert(k.clone(), v.clone());
             }
         }
+        next.check_quantization()?;
         Ok(next)
     }
 
@@ -482,12 +495,19 @@ pub struct DenseVectorConfig {
 impl CollectionConfig {
     /// Settings this configuration asks for that the engine stores and shows
     /// but does not act on yet (vectors on disk, `turbo4` storage,
-    /// quantization, strict mode). Creating or changing a collection names them in the log,
+    /// quantized codes kept on disk, strict mode). Creating or changing a collection names them in the log,
     /// so that none is ignored silently.
     pub fn settings_not_in_effect(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if self.quantization_config.is_some() {
-            out.push("quantization_config".to_string());
+        // Codes are always held in memory, which is `pinned`; `cold` and
+        // `cached` ask for codes read from disk.
+        let codes_on_disk = |q: &Option<Value>| {
+            q.as_ref()
+                .and_then(crate::quantization::memory_placement)
+                .is_some_and(|m| m != "pinned")
+        };
+        if codes_on_disk(&self.quantization_config) {
+            out.push("quantization_config.memory".to_string());
         }
         if self.hnsw_config.on_disk {
             out.push("hnsw_config.on_disk".to_string());
@@ -500,8 +520,8 @@ impl CollectionConfig {
             if params.datatype == Some(Datatype::Turbo4) {
                 out.push(format!("{label}.datatype"));
             }
-            if params.quantization_config.is_some() {
-                out.push(format!("{label}.quantization_config"));
+            if codes_on_disk(&params.quantization_config) {
+                out.push(format!("{label}.quantization_config.memory"));
             }
         }
         if self.strict_mode_config.as_ref().is_some_and(|c| c.get("enabled") == Some(&Value::Bool(true))) {
@@ -578,14 +598,15 @@ mod tests {
             "vectors": {
                 "a": {"size": 4, "distance": "Dot", "on_disk": true, "datatype": "turbo4"},
                 "c": {"size": 4, "distance": "Dot", "datatype": "uint8"},
-                "b": {"size": 4, "distance": "Dot", "datatype": "float32", "quantization_config": {"binary": {}}}
+                "b": {"size": 4, "distance": "Dot", "datatype": "float32", "quantization_config": {"binary": {"always_ram": false}}},
+                "d": {"size": 4, "distance": "Dot", "quantization_config": {"product": {"compression": "x4", "memory": "pinned"}}}
             },
-            "quantization_config": {"scalar": {"type": "int8"}},
+            "quantization_config": {"scalar": {"type": "int8", "memory": "cached"}},
             "hnsw_config": {"on_disk": true}
         }));
         assert_eq!(
             named.settings_not_in_effect(),
-            ["quantization_config", "hnsw_config.on_disk", "vectors.a.on_disk", "vectors.a.datatype", "vectors.b.quantization_config"]
+            ["quantization_config.memory", "hnsw_config.on_disk", "vectors.a.on_disk", "vectors.a.datatype", "vectors.b.quantization_config.memory"]
         );
     }
 }

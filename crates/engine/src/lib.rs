@@ -14,6 +14,7 @@ pub mod limits;
 mod log_record;
 pub mod operations;
 mod payload_index;
+mod quantization;
 pub mod payload_path;
 pub mod requests;
 mod restriction;

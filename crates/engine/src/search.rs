@@ -22,6 +22,7 @@ use crate::requests::{
     QueryRequest, QueryResponse, RecommendInput, RecommendRequest, RecommendStrategy, ScoredPoint, SearchParams,
     SearchRequest, VectorInput, WithPayload, WithVector,
 };
+use crate::quantization::SearchOptions;
 use crate::segment::{PointStore, VectorColumn, to_stored_form};
 use crate::storage::Storage;
 use crate::vector_index;
@@ -546,6 +547,7 @@ fn check_params(params: Option<&SearchParams>) -> Result<()> {
     {
         return Err(EngineError::BadInput("hnsw_ef must be at least 1".into()));
     }
+    SearchOptions::parse(params.and_then(|p| p.quantization.as_ref()))?;
     Ok(())
 }
 
@@ -897,9 +899,10 @@ fn indexed_nearest(
     }
     let distance = distance_of(config, &stage.using);
     let ef = stage.params.as_ref().and_then(|p| p.hnsw_ef).unwrap_or(hnsw.ef_construct as usize).max(stage.limit);
+    let options = SearchOptions::parse(stage.params.as_ref().and_then(|p| p.quantization.as_ref())).unwrap_or_default();
     let kept = |o: usize| stage.exclude.is_empty() || !stage.exclude.contains(&store.ids[o]);
     let Some(filter) = &stage.filter else {
-        return Some(index.search(column, distance, query, stage.limit, ef, &kept));
+        return Some(index.search(column, distance, query, stage.limit, ef, options, &kept));
     };
     let estimate = store.estimate_cardinality(filter);
     if estimate.max < full_scan {
@@ -946,7 +949,7 @@ fn indexed_nearest(
     let accept = |o: usize| {
         allowed.as_ref().is_none_or(|b| b[o]) && kept(o) && (exact_candidates || filter.matches(&store.view(o)))
     };
-    Some(index.search(column, distance, query, stage.limit, ef, &accept))
+    Some(index.search(column, distance, query, stage.limit, ef, options, &accept))
 }
 
 /// For a sparse vector configured with `modifier: idf`, the query with each

@@ -25,6 +25,7 @@ use std::sync::Arc;
 use crate::config::{CollectionConfig, Distance, HnswConfig};
 use crate::dense::{DenseData, DenseRow, Typed, TypedQuery};
 use crate::hnsw::{Hnsw, HnswParams, NodeVectors};
+use crate::quantization::{Method, Quantized, QuantizedQuery, SearchOptions, score_from_similarity};
 use crate::segment::{DenseColumn, PointStore, VectorColumn};
 use crate::types::PointId;
 
@@ -52,6 +53,8 @@ pub(crate) struct DenseIndex {
     /// Offsets holding a vector that no node stands for.
     unindexed: HashSet<u32>,
     live: usize,
+    /// Quantized codes of the nodes, when the vector asks for quantization.
+    quantized: Option<Arc<Quantized>>,
 }
 
 impl std::fmt::Debug for DenseIndex {
@@ -76,6 +79,7 @@ impl DenseIndex {
             graveyard: HashMap::new(),
             unindexed: present.iter().enumerate().filter(|(_, p)| **p).map(|(o, _)| o as u32).collect(),
             live: 0,
+            quantized: None,
         }
     }
 
@@ -93,6 +97,16 @@ impl DenseIndex {
 
     pub fn nodes(&self) -> usize {
         self.offset_of.len()
+    }
+
+    /// Whether node `node` has a vector to walk through: its point's, or
+    /// the old one kept for a dead node.
+    fn walkable(&self, column: &DenseColumn, node: u32) -> bool {
+        match self.offset_of.get(node as usize) {
+            Some(&NONE) => self.graveyard.contains_key(&node),
+            Some(&offset) => column.present[offset as usize],
+            None => false,
+        }
     }
 
     /// The point at `offset` is about to lose or change its vector `old`.
@@ -147,6 +161,7 @@ impl DenseIndex {
     /// best first: graph search over indexed points plus an exact scan of the
     /// unindexed ones. `query` is in stored form (normalised and rounded as
     /// the column's vectors are).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn search(
         &self,
         column: &DenseColumn,
@@ -154,41 +169,68 @@ impl DenseIndex {
         query: &[f32],
         k: usize,
         ef: usize,
+        options: SearchOptions,
         accept: &dyn Fn(usize) -> bool,
     ) -> Vec<(f32, usize)> {
         match &column.data {
-            DenseData::F32(_) => self.search_typed::<f32>(column, distance, query, k, ef, accept),
-            DenseData::F16(_) => self.search_typed::<u16>(column, distance, query, k, ef, accept),
-            DenseData::U8(_) => self.search_typed::<u8>(column, distance, query, k, ef, accept),
+            DenseData::F32(_) => self.search_typed::<f32>(column, distance, query, k, ef, options, accept),
+            DenseData::F16(_) => self.search_typed::<u16>(column, distance, query, k, ef, options, accept),
+            DenseData::U8(_) => self.search_typed::<u8>(column, distance, query, k, ef, options, accept),
         }
     }
 
+    /// Quantized codes in use for a search with these options.
+    fn codes(&self, options: SearchOptions) -> Option<&Quantized> {
+        self.quantized.as_deref().filter(|q| !options.ignore && q.nodes() == self.nodes())
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn search_typed<E: Typed>(
         &self,
         column: &DenseColumn,
         distance: Distance,
-        query: &[f32],
+        query_f32: &[f32],
         k: usize,
         ef: usize,
+        options: SearchOptions,
         accept: &dyn Fn(usize) -> bool,
     ) -> Vec<(f32, usize)> {
-        let query = TypedQuery::<E>::new(query);
+        let query = TypedQuery::<E>::new(query_f32);
         let query = &query.values[..];
-        let vectors = ColumnNodes::<E>::new(column, self, distance);
         let accept_node = |node: u32| {
             let offset = self.offset_of[node as usize];
             offset != NONE && accept(offset as usize)
         };
         let score = E::scorer(distance);
-        let mut hits: Vec<(f32, usize)> = self
-            .graph
-            .search(query, k, ef, &vectors, &accept_node)
-            .into_iter()
-            .filter_map(|(node, _)| {
-                let offset = self.offset_of[node as usize] as usize;
-                column.typed::<E>(offset).map(|v| (score(query, v), offset))
-            })
-            .collect();
+        let rescore = |(node, _): (u32, f32)| {
+            let offset = self.offset_of[node as usize] as usize;
+            column.typed::<E>(offset).map(|v| (score(query, v), offset))
+        };
+        let mut hits: Vec<(f32, usize)> = match self.codes(options) {
+            Some(quantized) => {
+                // Walk with the codes, hand `limit × oversampling` candidates
+                // to the originals (or report the approximate scores).
+                let candidates = options.candidates(k).max(k);
+                let space = QuantizedNodes { index: self, column, query: quantized.query(query_f32) };
+                let found = self.graph.search(&[], candidates, ef.max(candidates), &space, &accept_node);
+                if options.rescore {
+                    let mut hits: Vec<(f32, usize)> = found.into_iter().filter_map(rescore).collect();
+                    hits.sort_by(|a, b| distance.cmp_scores(a.0, b.0).then(a.1.cmp(&b.1)));
+                    hits.truncate(k);
+                    hits
+                } else {
+                    found
+                        .into_iter()
+                        .take(k)
+                        .map(|(node, sim)| (score_from_similarity(distance, sim), self.offset_of[node as usize] as usize))
+                        .collect()
+                }
+            }
+            None => {
+                let vectors = ColumnNodes::<E>::new(column, self, distance);
+                self.graph.search(query, k, ef, &vectors, &accept_node).into_iter().filter_map(rescore).collect()
+            }
+        };
         if !self.unindexed.is_empty() {
             hits.extend(
                 self.unindexed
@@ -199,6 +241,31 @@ impl DenseIndex {
             );
         }
         hits
+    }
+}
+
+/// The graph's view of the quantized codes, bound to one query: the
+/// similarity ignores its first argument (the graph passes an empty query)
+/// and scores the code against the prepared query.
+struct QuantizedNodes<'a> {
+    index: &'a DenseIndex,
+    column: &'a DenseColumn,
+    query: QuantizedQuery<'a>,
+}
+
+impl NodeVectors for QuantizedNodes<'_> {
+    type Elem = u8;
+
+    fn vector(&self, node: u32) -> Option<&[u8]> {
+        if !self.index.walkable(self.column, node) {
+            return None;
+        }
+        self.index.quantized.as_deref()?.code(node)
+    }
+
+    #[inline]
+    fn similarity(&self, _query: &[u8], code: &[u8]) -> f32 {
+        self.query.similarity(code)
     }
 }
 
@@ -276,6 +343,17 @@ pub(crate) enum Work {
     Rebuild,
     /// Insert the unindexed vectors into the current graph.
     Extend,
+    /// Keep the graph, make its quantized codes anew (quantization was
+    /// set, changed or dropped, or the codes were not kept over a restart).
+    Requantize,
+}
+
+/// The quantization of vector `name`: its own `quantization_config`, else
+/// the collection's. Values were checked when the configuration was made.
+pub(crate) fn effective_quantization(config: &CollectionConfig, name: &str) -> Option<Method> {
+    let own = config.params.vectors.get(name).and_then(|p| p.quantization_config.as_ref());
+    let value = own.or(config.quantization_config.as_ref())?;
+    Method::parse(value).ok().flatten()
 }
 
 /// Decides whether column `name` needs work. `idle` is true when the
@@ -309,6 +387,8 @@ pub(crate) fn needed_work(config: &CollectionConfig, name: &str, column: &DenseC
                 Some(Work::Rebuild)
             } else if ix.unindexed() >= threshold || (idle && ix.unindexed() > 0) {
                 Some(Work::Extend)
+            } else if effective_quantization(config, name).as_ref() != ix.quantized.as_ref().map(|q| &q.method) {
+                Some(Work::Requantize)
             } else {
                 None
             }
@@ -328,8 +408,11 @@ pub(crate) struct BuildPlan {
     /// links: smaller groups are searched exactly anyway.
     pub min_group: usize,
     dim: usize,
-    /// The graph to extend (for `Work::Extend`).
+    /// The graph to extend (for `Work::Extend`), or to keep (`Work::Requantize`).
     base: Option<Arc<Hnsw>>,
+    /// The quantization the codes must follow, and codes to extend.
+    quantization: Option<Method>,
+    base_quantized: Option<Arc<Quantized>>,
     /// Vectors of every node the build reads, node i at i*dim, in the
     /// column's element type; `has[i]` false for dead nodes whose vector is gone.
     data: DenseData,
@@ -371,7 +454,7 @@ impl BuildPlan {
         let mut data = DenseData::new(column.data.element_type());
         let mut has = Vec::new();
         let base = match (&column.index, work) {
-            (Some(ix), Work::Extend) => {
+            (Some(ix), Work::Extend | Work::Requantize) => {
                 for node in 0..ix.nodes() as u32 {
                     let at = data.len();
                     data.extend_zeros(dim);
@@ -392,7 +475,13 @@ impl BuildPlan {
         let first_new = has.len() as u32;
         let mut fresh: Vec<usize> = match (&column.index, work) {
             (Some(ix), Work::Extend) => ix.unindexed.iter().map(|&o| o as usize).collect(),
+            (Some(_), Work::Requantize) => Vec::new(),
             _ => (0..column.present.len()).filter(|&o| column.present[o]).collect(),
+        };
+        let quantization = effective_quantization(config, name);
+        let base_quantized = match (&column.index, work) {
+            (Some(ix), Work::Extend) => ix.quantized.clone().filter(|q| Some(&q.method) == quantization.as_ref()),
+            _ => None,
         };
         // Nodes in id order: a rebuild of the same data gives the same graph.
         fresh.sort_unstable_by_key(|&o| store.ids[o]);
@@ -421,6 +510,8 @@ impl BuildPlan {
             min_group: vectors_in_kb(hnsw.full_scan_threshold, dim),
             dim,
             base,
+            quantization,
+            base_quantized,
             data,
             has,
             first_new,
@@ -432,9 +523,33 @@ impl BuildPlan {
         self.new_points.len()
     }
 
-    /// Builds the graph; None when `stop` said so.
-    pub(crate) fn build(&self, stop: &(dyn Fn() -> bool + Sync)) -> Option<Hnsw> {
-        crate::dense::with_rows!(&self.data, rows => self.build_typed(rows, stop))
+    /// Builds the graph and the quantized codes; None when `stop` said so.
+    pub(crate) fn build(&self, stop: &(dyn Fn() -> bool + Sync)) -> Option<(Hnsw, Option<Quantized>)> {
+        let graph = match (&self.base, self.work) {
+            (Some(base), Work::Requantize) => (**base).clone(),
+            _ => crate::dense::with_rows!(&self.data, rows => self.build_typed(rows, stop))?,
+        };
+        if stop() {
+            return None;
+        }
+        Some((graph, self.quantize()))
+    }
+
+    /// Codes for every node of the plan, extending the current ones when
+    /// they follow the same quantization.
+    fn quantize(&self) -> Option<Quantized> {
+        let method = self.quantization.as_ref()?;
+        let dim = self.dim;
+        let row = |i: usize| self.has[i].then(|| self.data.read_f32(i * dim, dim));
+        let total = self.has.len();
+        Some(match &self.base_quantized {
+            Some(base) if base.nodes() <= total => {
+                let mut codes = (**base).clone();
+                codes.extend(total, &row);
+                codes
+            }
+            _ => Quantized::build(method, self.distance, dim, total, &row),
+        })
     }
 
     fn vectors<'a, E: Typed>(&'a self, rows: &'a [E]) -> PlanVectors<'a, E> {
@@ -483,7 +598,7 @@ impl BuildPlan {
     /// Puts the built graph in place, keeping only nodes whose point is
     /// unchanged since the plan was made. Returns false when the column is
     /// gone or changed shape meanwhile.
-    pub(crate) fn install(self, store: &mut PointStore, graph: Hnsw) -> bool {
+    pub(crate) fn install(self, store: &mut PointStore, graph: Hnsw, quantized: Option<Quantized>) -> bool {
         let offsets = &store.offsets;
         let versions = &store.versions;
         let Some(VectorColumn::Dense(column)) = store.columns.get_mut(&self.name) else { return false };
@@ -502,6 +617,7 @@ impl BuildPlan {
             }
             (None, _) => DenseIndex::detached(column.present.len(), &column.present, self.shape, graph),
         };
+        index.quantized = quantized.map(Arc::new);
         let total = self.has.len();
         index.offset_of.resize(total, NONE);
         for (i, (id, version)) in self.new_points.iter().enumerate() {

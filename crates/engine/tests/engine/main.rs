@@ -3,6 +3,7 @@
 mod durability;
 mod payload_index;
 mod payload_selection;
+mod quantization;
 mod snapshots;
 mod typed_vectors;
 mod restriction;
