@@ -453,9 +453,6 @@ fn quantization_diff(config: proto::QuantizationConfigDiff) -> Decoded<Value> {
 
 #[allow(deprecated)]
 fn scalar(s: proto::ScalarQuantization) -> Decoded<Value> {
-    if s.memory.is_some() {
-        return Err(newer("ScalarQuantization.memory"));
-    }
     let kind = match proto_enum::<proto::QuantizationType>(s.r#type, "quantization type")? {
         proto::QuantizationType::Int8 => "int8",
         proto::QuantizationType::UnknownQuantization => {
@@ -467,15 +464,13 @@ fn scalar(s: proto::ScalarQuantization) -> Decoded<Value> {
     let body = JsonObject::new()
         .set("type", kind)
         .opt("quantile", s.quantile)
-        .opt("always_ram", s.always_ram);
+        .opt("always_ram", s.always_ram)
+        .opt("memory", memory(s.memory)?);
     Ok(serde_json::json!({ "scalar": body.build() }))
 }
 
 #[allow(deprecated)]
 fn product(p: proto::ProductQuantization) -> Decoded<Value> {
-    if p.memory.is_some() {
-        return Err(newer("ProductQuantization.memory"));
-    }
     let compression =
         match proto_enum::<proto::CompressionRatio>(p.compression, "compression ratio")? {
             proto::CompressionRatio::X4 => "x4",
@@ -486,15 +481,13 @@ fn product(p: proto::ProductQuantization) -> Decoded<Value> {
         };
     let body = JsonObject::new()
         .set("compression", compression)
-        .opt("always_ram", p.always_ram);
+        .opt("always_ram", p.always_ram)
+        .opt("memory", memory(p.memory)?);
     Ok(serde_json::json!({ "product": body.build() }))
 }
 
 #[allow(deprecated)]
 fn binary(b: proto::BinaryQuantization) -> Decoded<Value> {
-    if b.memory.is_some() {
-        return Err(newer("BinaryQuantization.memory"));
-    }
     let encoding = b
         .encoding
         .map(|e| {
@@ -521,6 +514,7 @@ fn binary(b: proto::BinaryQuantization) -> Decoded<Value> {
     };
     let body = JsonObject::new()
         .opt("always_ram", b.always_ram)
+        .opt("memory", memory(b.memory)?)
         .opt("encoding", encoding)
         .opt("query_encoding", query_encoding);
     Ok(serde_json::json!({ "binary": body.build() }))
@@ -528,9 +522,6 @@ fn binary(b: proto::BinaryQuantization) -> Decoded<Value> {
 
 #[allow(deprecated)]
 fn turbo(t: proto::TurboQuantization) -> Decoded<Value> {
-    if t.memory.is_some() {
-        return Err(newer("TurboQuantization.memory"));
-    }
     let bits = t
         .bits
         .map(|b| {
@@ -540,17 +531,29 @@ fn turbo(t: proto::TurboQuantization) -> Decoded<Value> {
                     proto::TurboQuantBitSize::Bits15 => "bits1_5",
                     proto::TurboQuantBitSize::Bits2 => "bits2",
                     proto::TurboQuantBitSize::Bits4 => "bits4",
-                    proto::TurboQuantBitSize::Bits8 => {
-                        return Err(newer("TurboQuantBitSize.Bits8"));
-                    }
+                    proto::TurboQuantBitSize::Bits8 => "bits8",
                 },
             )
         })
         .transpose()?;
     let body = JsonObject::new()
         .opt("always_ram", t.always_ram)
+        .opt("memory", memory(t.memory)?)
         .opt("bits", bits);
     Ok(serde_json::json!({ "turbo": body.build() }))
+}
+
+/// Memory placement of quantized codes, as REST names it.
+fn memory(m: Option<i32>) -> Decoded<Option<&'static str>> {
+    m.map(|m| {
+        Ok(match proto_enum::<proto::Memory>(m, "memory placement")? {
+            proto::Memory::Cold => "cold",
+            proto::Memory::Cached => "cached",
+            proto::Memory::Pinned => "pinned",
+            proto::Memory::Unknown => return Err(invalid("Malformed memory placement: Unknown")),
+        })
+    })
+    .transpose()
 }
 
 /// Strict mode, member for member as REST names them.

@@ -319,6 +319,17 @@ fn sparse_vector_params(params: SparseVectorParams) -> proto::SparseVectorParams
     }
 }
 
+/// The `memory` placement of a quantization body.
+fn memory(body: &Value) -> Option<i32> {
+    let memory = match get_str(body, "memory")? {
+        "cold" => proto::Memory::Cold,
+        "cached" => proto::Memory::Cached,
+        "pinned" => proto::Memory::Pinned,
+        _ => return None,
+    };
+    Some(memory as i32)
+}
+
 /// `{"scalar": ..}`, `{"product": ..}`, `{"binary": ..}` or `{"turbo": ..}`.
 #[allow(deprecated)]
 fn quantization(value: &Value) -> Option<proto::QuantizationConfig> {
@@ -327,7 +338,7 @@ fn quantization(value: &Value) -> Option<proto::QuantizationConfig> {
             r#type: proto::QuantizationType::Int8 as i32,
             quantile: get_f64(s, "quantile").map(|q| q as f32),
             always_ram: get_bool(s, "always_ram"),
-            memory: None,
+            memory: memory(s),
         })
     } else if let Some(p) = get(value, "product") {
         let compression = match get_str(p, "compression")? {
@@ -341,7 +352,7 @@ fn quantization(value: &Value) -> Option<proto::QuantizationConfig> {
         Quantization::Product(proto::ProductQuantization {
             compression: compression as i32,
             always_ram: get_bool(p, "always_ram"),
-            memory: None,
+            memory: memory(p),
         })
     } else if let Some(b) = get(value, "binary") {
         use binary_quantization_query_encoding::{Setting, Variant};
@@ -364,7 +375,7 @@ fn quantization(value: &Value) -> Option<proto::QuantizationConfig> {
             query_encoding: query_encoding.map(|s| proto::BinaryQuantizationQueryEncoding {
                 variant: Some(Variant::Setting(s as i32)),
             }),
-            memory: None,
+            memory: memory(b),
         })
     } else if let Some(t) = get(value, "turbo") {
         let bits = get_str(t, "bits").and_then(|b| match b {
@@ -372,12 +383,13 @@ fn quantization(value: &Value) -> Option<proto::QuantizationConfig> {
             "bits1_5" => Some(proto::TurboQuantBitSize::Bits15),
             "bits2" => Some(proto::TurboQuantBitSize::Bits2),
             "bits4" => Some(proto::TurboQuantBitSize::Bits4),
+            "bits8" => Some(proto::TurboQuantBitSize::Bits8),
             _ => None,
         });
         Quantization::Turboquant(proto::TurboQuantization {
             always_ram: get_bool(t, "always_ram"),
             bits: bits.map(|b| b as i32),
-            memory: None,
+            memory: memory(t),
         })
     } else {
         return None;
