@@ -68,7 +68,7 @@ pub(crate) enum TurboBits {
 }
 
 fn bad(message: String) -> EngineError {
-    EngineError::BadInput(format!("Bad request: {message}"))
+    EngineError::BadInput(message)
 }
 
 /// Where quantized codes are asked to live (`memory`, or the deprecated
