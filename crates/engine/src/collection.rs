@@ -28,7 +28,7 @@ use crate::requests::{
     CountRequest, CountResult, Direction, PayloadSelector, PointRequest, Record, ScrollRequest,
     ScrollResult, VectorOutput, WithPayload, WithVector,
 };
-use crate::segment::{PointStore, VectorColumn, write_atomically};
+use crate::segment::{VECTORS_DIR, PointStore, VectorColumn, write_atomically};
 use crate::vector_index::{self, BuildPlan};
 use crate::types::{DEFAULT_VECTOR, Payload, PointId, Vector, VectorStruct};
 use crate::wal::{Wal, WalOptions};
@@ -87,7 +87,11 @@ impl Collection {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (PointStore::new(&config), 0),
             Err(e) => return Err(EngineError::io(format!("reading {}", checkpoint.display()), e)),
         };
-        store.sync_columns(&config);
+        let vectors_dir = dir.join(VECTORS_DIR);
+        check_row_files(name, store.row_checks())?;
+        store.attach_vectors_dir(&vectors_dir)?;
+        store.sync_columns(&config)?;
+        remove_unused_row_files(&vectors_dir, &store.row_file_paths());
         let options = WalOptions {
             segment_capacity: (config.wal_config.wal_capacity_mb.max(1) * 1024 * 1024).min(64 * 1024 * 1024),
         };
@@ -143,9 +147,10 @@ impl Collection {
         self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }
 
-    pub(crate) fn set_config(&self, config: CollectionConfig) {
-        self.state.write().sync_columns(&config);
+    pub(crate) fn set_config(&self, config: CollectionConfig) -> Result<()> {
+        let synced = self.state.write().sync_columns(&config);
         *self.config.write() = config;
+        synced
     }
 
     /// Removes the collection's files (after the catalog forgot it).
@@ -300,11 +305,47 @@ impl Collection {
 
     /// Writes the state to the checkpoint file and drops the log it covers.
     pub fn checkpoint(&self) -> Result<()> {
+        self.checkpoint_with(|_, _| Ok(())).map(|_| ())
+    }
+
+    /// A checkpoint that also returns a self-contained copy of the state
+    /// (dense rows inline), with the configuration read under the same
+    /// locks: the consistent state a snapshot archives.
+    pub(crate) fn checkpoint_for_snapshot(&self) -> Result<(CollectionConfig, Vec<u8>)> {
+        let config = Mutex::new(None);
+        let inline = self.checkpoint_with(|store, _| {
+            *config.lock() = Some(self.config.read().clone());
+            store.encode_inline()
+        })?;
+        Ok((config.into_inner().expect("set by the checkpoint"), inline))
+    }
+
+    /// The checkpoint protocol; `also` runs under the same read lock as the
+    /// encoding and its result is returned.
+    ///
+    /// 1. Row files that are mostly garbage are compacted (write lock).
+    /// 2. Under a read lock: the state is encoded and handles to the row
+    ///    files are taken; row files retired before are collected.
+    /// 3. The row files and the log are synced, then the checkpoint written
+    ///    atomically: it never names a row that is not on disk, nor a state
+    ///    ahead of the durable log.
+    /// 4. The log it covers is dropped and the retired row files deleted.
+    fn checkpoint_with<T>(&self, also: impl FnOnce(&PointStore, u64) -> Result<T>) -> Result<T> {
         let _guard = self.checkpoint_lock.lock();
-        let (bytes, seq) = {
+        if self.state.read().needs_compaction() {
+            self.state.write().compact_vectors()?;
+        }
+        let retired = std::mem::take(&mut self.state.write().retired);
+        let (bytes, seq, files, extra) = {
             let store = self.state.read();
-            (store.encode()?, store.applied_seq)
+            let bytes = store.encode()?;
+            let files = store.row_files()?;
+            let extra = also(&store, store.applied_seq)?;
+            (bytes, store.applied_seq, files, extra)
         };
+        for file in &files {
+            file.sync_data().map_err(|e| EngineError::io("syncing a vector row file".to_string(), e))?;
+        }
         // Everything the checkpoint includes must be in the log durably first,
         // or a crash could leave a checkpoint ahead of a shorter log.
         self.wal.sync()?;
@@ -312,24 +353,14 @@ impl Collection {
         self.wal.truncate_before(seq + 1)?;
         self.logged_bytes.store(0, Ordering::Relaxed);
         self.checkpoint_bytes.store(bytes.len() as u64, Ordering::Relaxed);
-        Ok(())
-    }
-
-    /// A checkpoint that also returns what it wrote, with the configuration
-    /// read under the same locks: the consistent state a snapshot archives.
-    pub(crate) fn checkpoint_for_snapshot(&self) -> Result<(CollectionConfig, Vec<u8>)> {
-        let _guard = self.checkpoint_lock.lock();
-        let (config, bytes, seq) = {
-            let config = self.config.read();
-            let store = self.state.read();
-            (config.clone(), store.encode()?, store.applied_seq)
-        };
-        self.wal.sync()?;
-        write_atomically(&self.dir.join(CHECKPOINT_FILE), &bytes)?;
-        self.wal.truncate_before(seq + 1)?;
-        self.logged_bytes.store(0, Ordering::Relaxed);
-        self.checkpoint_bytes.store(bytes.len() as u64, Ordering::Relaxed);
-        Ok((config, bytes))
+        for path in retired {
+            if let Err(e) = std::fs::remove_file(&path)
+                && e.kind() != std::io::ErrorKind::NotFound
+            {
+                tracing::warn!(file = %path.display(), error = %e, "could not remove a replaced vector row file");
+            }
+        }
+        Ok(extra)
     }
 
     // ---- the optimizer ----------------------------------------------------
@@ -1027,6 +1058,53 @@ fn check_replayable(entry: &WalEntry) -> Result<()> {
 
 /// Sets `bytes` aside in the `quarantine/` folder of collection directory `dir` under `file`
 /// and says so in the log. Recovery goes on without them.
+/// Row files at most this large (all together) are checked when the
+/// collection opens; larger ones in the background, so that a restart does
+/// not read every vector before it answers.
+const ROW_CHECK_AT_OPEN: u64 = 256 << 20;
+
+/// Checks the row files a checkpoint names against their checksums: at
+/// open when they are small, refusing a damaged one with the file named;
+/// otherwise on a background thread that logs a damaged file as an error.
+fn check_row_files(collection: &str, checks: Vec<(PathBuf, u64, u32)>) -> Result<()> {
+    let total: u64 = checks.iter().map(|c| c.1).sum();
+    let run = |checks: &[(PathBuf, u64, u32)]| -> std::result::Result<(), (PathBuf, String)> {
+        for (path, len, crc) in checks {
+            crate::vector_file::check_rows(path, *len, *crc).map_err(|e| (path.clone(), e))?;
+        }
+        Ok(())
+    };
+    if total <= ROW_CHECK_AT_OPEN {
+        return run(&checks).map_err(|(path, reason)| EngineError::Corrupted { path, reason });
+    }
+    let collection = collection.to_string();
+    std::thread::Builder::new()
+        .name("osprey-row-check".into())
+        .spawn(move || {
+            if let Err((path, reason)) = run(&checks) {
+                // A file replaced by compaction meanwhile is gone, not damaged.
+                if path.exists() {
+                    tracing::error!(collection, file = %path.display(), reason, "a vector row file is damaged: restore the collection from a snapshot");
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| EngineError::io("starting the row check".to_string(), e))
+}
+
+/// Deletes row files in `dir` that no column reads: left by a crash between
+/// a compaction and the checkpoint that would have retired them.
+fn remove_unused_row_files(dir: &Path, used: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "vec") && !used.contains(&path) {
+            tracing::info!(file = %path.display(), "removing a vector row file no checkpoint names");
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 pub(crate) fn quarantine(dir: &Path, file: &str, bytes: &[u8], reason: &str) {
     let folder = dir.join("quarantine");
     let path = folder.join(file);

@@ -12,7 +12,7 @@ use crate::config::{Datatype, Distance};
 use crate::distance::{f16_to_f32, f32_to_f16};
 
 /// One element type of stored dense vectors, with its kernels.
-pub(crate) trait Element: Copy + Default + Send + Sync + 'static {
+pub(crate) trait Element: bytemuck::Pod + Default + Send + Sync + 'static {
     fn from_f32(x: f32) -> Self;
     fn to_f32(self) -> f32;
     /// [`Distance::scorer`] for this element type: the reported score.
@@ -152,14 +152,6 @@ impl DenseData {
         }
     }
 
-    pub fn element_type(&self) -> ElementType {
-        match self {
-            DenseData::F32(_) => ElementType::F32,
-            DenseData::F16(_) => ElementType::F16,
-            DenseData::U8(_) => ElementType::U8,
-        }
-    }
-
     /// Number of elements (rows × dim).
     pub fn len(&self) -> usize {
         with_rows!(self, v => v.len())
@@ -168,15 +160,6 @@ impl DenseData {
     /// Appends `n` zero elements.
     pub fn extend_zeros(&mut self, n: usize) {
         with_rows!(self, v => v.resize(v.len() + n, Default::default()))
-    }
-
-    pub fn truncate(&mut self, len: usize) {
-        with_rows!(self, v => v.truncate(len))
-    }
-
-    /// Copies elements `from..from + n` over `to..to + n`.
-    pub fn copy_within(&mut self, from: usize, to: usize, n: usize) {
-        with_rows!(self, v => v.copy_within(from..from + n, to))
     }
 
     /// Writes f32 values (already [`round_to`] this type) at `at`.
@@ -226,17 +209,6 @@ impl DenseData {
         }
     }
 
-    /// The same values in another element type.
-    pub fn convert(&self, ty: ElementType) -> DenseData {
-        if self.element_type() == ty {
-            return self.clone();
-        }
-        let all = self.read_f32(0, self.len());
-        let mut out = DenseData::new(ty);
-        out.extend_zeros(all.len());
-        out.write_f32(0, &all);
-        out
-    }
 }
 
 /// One typed row kept apart from its column.

@@ -22,6 +22,7 @@ mod search;
 mod segment;
 mod snapshot;
 mod storage;
+mod vector_file;
 mod vector_index;
 mod view;
 pub mod types;

@@ -22,12 +22,13 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::config::{CollectionConfig, Distance};
 use crate::dense::{DenseData, DenseRow, ElementType, Typed, TypedQuery};
+use crate::vector_file::VectorRows;
 use crate::error::{EngineError, Result};
 use crate::filter::{Filter, PointView};
 use crate::operations::PayloadFieldSchema;
@@ -35,39 +36,56 @@ use crate::payload_index::{Cardinality, FieldIndexes, Tokenizer};
 use crate::payload_path::JsonPath;
 use crate::types::{Payload, PointId, SparseVector, Vector};
 
-const MAGIC: &[u8; 8] = b"OSPRSEG2";
+const MAGIC: &[u8; 8] = b"OSPRSEG3";
+/// A checkpoint with typed dense rows inline (snapshots, and checkpoints
+/// written before row files).
+const MAGIC_INLINE: &[u8; 8] = b"OSPRSEG2";
 /// Checkpoints written before typed storage: every dense row is f32 and
 /// there is no element type byte.
 const MAGIC_V1: &[u8; 8] = b"OSPRSEG1";
 
-/// The dense vectors of one name, in the element type of its `datatype`.
-#[derive(Debug, Clone)]
+/// Marks an offset without a row in [`DenseColumn::row_of`].
+const NO_ROW: u32 = u32::MAX;
+
+/// The dense vectors of one name, in the element type of its `datatype`:
+/// append-only rows (a file under `vectors/`, see `vector_file.rs`) and, by
+/// point offset, the row that holds the point's vector.
+#[derive(Debug)]
 pub(crate) struct DenseColumn {
     pub dim: usize,
-    pub data: DenseData,
+    pub rows: VectorRows,
+    /// The generation in the rows' file name; compaction writes the next.
+    pub generation: u64,
+    /// By offset: the row of the point's vector, or `NO_ROW`.
+    row_of: Vec<u32>,
     pub present: Vec<bool>,
     /// The HNSW graph over this column, once the optimizer built one.
     pub index: Option<crate::vector_index::DenseIndex>,
 }
 
 impl DenseColumn {
-    pub fn new(dim: usize, ty: ElementType, len: usize) -> Self {
-        let mut data = DenseData::new(ty);
-        data.extend_zeros(dim * len);
-        DenseColumn { dim, data, present: vec![false; len], index: None }
+    pub fn new(dim: usize, rows: VectorRows, generation: u64, len: usize) -> Self {
+        DenseColumn { dim, rows, generation, row_of: vec![NO_ROW; len], present: vec![false; len], index: None }
+    }
+
+    pub fn element_type(&self) -> ElementType {
+        self.rows.element_type()
     }
 
     /// The vector at `offset` as f32 values, when present.
     pub fn get(&self, offset: usize) -> Option<Vec<f32>> {
-        self.present[offset].then(|| self.data.read_f32(offset * self.dim, self.dim))
+        self.present[offset].then(|| self.rows.read_f32(self.row_of[offset]))
     }
 
     /// The row at `offset` in its own element type, when present.
+    #[inline]
     pub fn typed<E: Typed>(&self, offset: usize) -> Option<&[E]> {
-        if !self.present[offset] {
-            return None;
-        }
-        E::rows(&self.data).map(|rows| &rows[offset * self.dim..(offset + 1) * self.dim])
+        self.present[offset].then(|| self.rows.row::<E>(self.row_of[offset]))
+    }
+
+    /// A copy of the vector at `offset` in its element type, when present.
+    pub fn row_copy(&self, offset: usize) -> Option<DenseRow> {
+        self.present[offset].then(|| self.rows.row_copy(self.row_of[offset]))
     }
 
     /// The reported score of `query` (already in stored form, see
@@ -78,24 +96,66 @@ impl DenseColumn {
             let q = TypedQuery::<E>::new(query);
             Some(E::scorer(distance)(&q.values, row))
         }
-        match &self.data {
-            DenseData::F32(_) => self.typed::<f32>(offset).map(|row| distance.score(query, row)),
-            DenseData::F16(_) => typed::<u16>(self, distance, query, offset),
-            DenseData::U8(_) => typed::<u8>(self, distance, query, offset),
+        match self.element_type() {
+            ElementType::F32 => self.typed::<f32>(offset).map(|row| distance.score(query, row)),
+            ElementType::F16 => typed::<u16>(self, distance, query, offset),
+            ElementType::U8 => typed::<u8>(self, distance, query, offset),
         }
     }
 
+    fn rows_on_disk(&self) -> bool {
+        self.rows.on_disk()
+    }
+
+    /// Rows no point refers to any more.
+    pub fn garbage(&self) -> usize {
+        self.rows.len() - self.present.iter().filter(|p| **p).count()
+    }
+
+    /// Copies the live rows, in offset order, into `rows`: the column then
+    /// reads from them. Returns the rows it used before.
+    fn move_to(&mut self, mut rows: VectorRows, generation: u64) -> VectorRows {
+        let same_type = rows.element_type() == self.element_type();
+        for offset in 0..self.present.len() {
+            if self.present[offset] {
+                let from = self.row_of[offset];
+                self.row_of[offset] = if same_type {
+                    rows.append_row(&self.rows.row_copy(from))
+                } else {
+                    rows.append_f32(&self.rows.read_f32(from))
+                };
+            }
+        }
+        self.generation = generation;
+        std::mem::replace(&mut self.rows, rows)
+    }
+}
+
+/// Garbage rows below which a row file is never compacted.
+const COMPACT_MIN_GARBAGE: usize = 4096;
+
+/// Where the rows of vector `name`, generation `generation`, are kept.
+pub(crate) fn vector_file_path(dir: &Path, name: &str, generation: u64) -> PathBuf {
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    dir.join(format!("v{hex}-{generation}.vec"))
+}
+
+fn new_rows(dir: Option<&Path>, name: &str, generation: u64, dim: usize, ty: ElementType, on_disk: bool) -> Result<VectorRows> {
+    match dir {
+        Some(dir) => VectorRows::create(&vector_file_path(dir, name, generation), dim, ty, on_disk),
+        None => Ok(VectorRows::memory(dim, ty)),
+    }
 }
 
 /// A copy of the row at `offset` for an index that keeps it as the old
 /// vector of a dead node. Free, so it borrows the column's fields next to a
 /// mutable borrow of its index.
-fn old_row(data: &DenseData, present: &[bool], dim: usize, offset: usize) -> Option<DenseRow> {
-    present[offset].then(|| data.row_copy(offset * dim, dim))
+fn old_row(rows: &VectorRows, row_of: &[u32], present: &[bool], offset: usize) -> Option<DenseRow> {
+    present[offset].then(|| rows.row_copy(row_of[offset]))
 }
 
 /// Vectors of one name, whatever their kind.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) enum VectorColumn {
     Dense(DenseColumn),
     Multi(Vec<Option<Vec<Vec<f32>>>>),
@@ -106,7 +166,7 @@ impl VectorColumn {
     fn push_empty(&mut self) {
         match self {
             VectorColumn::Dense(c) => {
-                c.data.extend_zeros(c.dim);
+                c.row_of.push(NO_ROW);
                 c.present.push(false);
                 if let Some(ix) = &mut c.index {
                     ix.on_push();
@@ -121,13 +181,9 @@ impl VectorColumn {
         match self {
             VectorColumn::Dense(c) => {
                 if let Some(ix) = &mut c.index {
-                    ix.on_swap_remove(offset, || old_row(&c.data, &c.present, c.dim, offset));
+                    ix.on_swap_remove(offset, || old_row(&c.rows, &c.row_of, &c.present, offset));
                 }
-                let last = c.present.len() - 1;
-                if offset != last {
-                    c.data.copy_within(last * c.dim, offset * c.dim, c.dim);
-                }
-                c.data.truncate(last * c.dim);
+                c.row_of.swap_remove(offset);
                 c.present.swap_remove(offset);
             }
             VectorColumn::Multi(rows) => {
@@ -159,9 +215,10 @@ impl VectorColumn {
         match self {
             VectorColumn::Dense(c) => {
                 if let Some(ix) = &mut c.index {
-                    ix.on_clear(offset, || old_row(&c.data, &c.present, c.dim, offset));
+                    ix.on_clear(offset, || old_row(&c.rows, &c.row_of, &c.present, offset));
                 }
                 c.present[offset] = false;
+                c.row_of[offset] = NO_ROW;
             }
             VectorColumn::Multi(rows) => rows[offset] = None,
             VectorColumn::Sparse(rows) => rows[offset] = None,
@@ -173,9 +230,9 @@ impl VectorColumn {
         match (self, vector) {
             (VectorColumn::Dense(c), Vector::Dense(v)) => {
                 if let Some(ix) = &mut c.index {
-                    ix.on_set(offset, || old_row(&c.data, &c.present, c.dim, offset));
+                    ix.on_set(offset, || old_row(&c.rows, &c.row_of, &c.present, offset));
                 }
-                c.data.write_f32(offset * c.dim, &v);
+                c.row_of[offset] = c.rows.append_f32(&v);
                 c.present[offset] = true;
             }
             (VectorColumn::Multi(rows), Vector::Multi(v)) => rows[offset] = Some(v),
@@ -186,7 +243,7 @@ impl VectorColumn {
 }
 
 /// All live points of a collection.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct PointStore {
     pub offsets: BTreeMap<PointId, u32>,
     pub ids: Vec<PointId>,
@@ -202,6 +259,12 @@ pub(crate) struct PointStore {
     pub field_indexes: FieldIndexes,
     /// The last write-ahead log record whose effect this state includes.
     pub applied_seq: u64,
+    /// Where dense columns keep their row files; `None` keeps rows in
+    /// memory (a store read from a snapshot, before it is installed).
+    pub vectors_dir: Option<PathBuf>,
+    /// Row files no column reads any more (compacted, converted, dropped):
+    /// deleted once a checkpoint that does not name them is durable.
+    pub retired: Vec<PathBuf>,
 }
 
 /// A view of one stored point, for filters.
@@ -229,40 +292,124 @@ impl PointView for PointRef<'_> {
 }
 
 impl PointStore {
-    /// An empty store with one column per vector the configuration declares.
+    /// An empty store with one column per vector the configuration
+    /// declares, rows kept in memory until [`PointStore::attach_vectors_dir`].
     pub fn new(config: &CollectionConfig) -> Self {
         let mut store = PointStore::default();
-        store.sync_columns(config);
+        store.sync_columns(config).expect("columns in memory need no file");
         store
     }
 
-    /// Makes the columns match the configuration: adds missing ones, drops
-    /// those of vectors the configuration no longer has.
-    pub fn sync_columns(&mut self, config: &CollectionConfig) {
+    /// Makes the columns match the configuration: adds missing ones (with
+    /// a row file when the store has a directory), drops those of vectors
+    /// the configuration no longer has, converts rows of another element
+    /// type (a checkpoint from before typed storage holds float32), and
+    /// follows each vector's `on_disk`.
+    pub fn sync_columns(&mut self, config: &CollectionConfig) -> Result<()> {
         let len = self.ids.len();
-        self.columns.retain(|name, _| config.params.vectors.get(name).is_some() || config.sparse(name).is_some());
+        let dir = self.vectors_dir.clone();
+        let mut dropped = Vec::new();
+        self.columns.retain(|name, column| {
+            let keep = config.params.vectors.get(name).is_some() || config.sparse(name).is_some();
+            if !keep && let VectorColumn::Dense(c) = column && let Some(path) = c.rows.path() {
+                dropped.push(path.to_path_buf());
+            }
+            keep
+        });
+        self.retired.extend(dropped);
         for (name, params) in config.params.vectors.iter() {
             let ty = crate::dense::stored_type(params.datatype);
-            if let Some(existing) = self.columns.get_mut(name) {
-                // A checkpoint from before typed storage holds float32 rows.
-                if let VectorColumn::Dense(c) = existing
-                    && c.data.element_type() != ty
-                {
-                    c.data = c.data.convert(ty);
+            let on_disk = params.on_disk == Some(true);
+            if let Some(VectorColumn::Dense(c)) = self.columns.get_mut(name) {
+                if c.element_type() != ty {
+                    let generation = c.generation + 1;
+                    let rows = new_rows(dir.as_deref(), name, generation, c.dim, ty, on_disk)?;
+                    let old = c.move_to(rows, generation);
+                    self.retired.extend(old.path().map(Path::to_path_buf));
                     c.index = None;
                 }
+                c.rows.set_on_disk(on_disk);
+                continue;
+            }
+            if self.columns.contains_key(name) {
                 continue;
             }
             let column = if params.multivector_config.is_some() {
                 VectorColumn::Multi(vec![None; len])
             } else {
-                VectorColumn::Dense(DenseColumn::new(params.size as usize, ty, len))
+                let dim = params.size as usize;
+                VectorColumn::Dense(DenseColumn::new(dim, new_rows(dir.as_deref(), name, 1, dim, ty, on_disk)?, 1, len))
             };
             self.columns.insert(name.to_string(), column);
         }
         for name in config.params.sparse_vectors.iter().flat_map(|m| m.keys()) {
             self.columns.entry(name.clone()).or_insert_with(|| VectorColumn::Sparse(vec![None; len]));
         }
+        Ok(())
+    }
+
+    /// Gives the store its row directory: columns held in memory (a new
+    /// store, or one read from a snapshot or an older checkpoint) move into
+    /// files there.
+    pub fn attach_vectors_dir(&mut self, dir: &Path) -> Result<()> {
+        self.vectors_dir = Some(dir.to_path_buf());
+        for (name, column) in &mut self.columns {
+            if let VectorColumn::Dense(c) = column
+                && c.rows.path().is_none()
+            {
+                let generation = c.generation + 1;
+                let rows = VectorRows::create(&vector_file_path(dir, name, generation), c.dim, c.element_type(), false)?;
+                c.move_to(rows, generation);
+            }
+        }
+        Ok(())
+    }
+
+    /// Rewrites the rows of every column whose file is mostly garbage (rows
+    /// of vectors since replaced or deleted) into a new file of live rows.
+    /// The old files are retired: deleted once a checkpoint no longer names
+    /// them. Runs under the write lock: the cost, proportional to the live
+    /// rows, is paid once per as many rows written.
+    pub fn compact_vectors(&mut self) -> Result<()> {
+        let Some(dir) = self.vectors_dir.clone() else { return Ok(()) };
+        for (name, column) in &mut self.columns {
+            let VectorColumn::Dense(c) = column else { continue };
+            let garbage = c.garbage();
+            if garbage < COMPACT_MIN_GARBAGE || garbage < c.rows.len() / 2 {
+                continue;
+            }
+            let generation = c.generation + 1;
+            let on_disk = c.rows.path().is_some() && c.rows_on_disk();
+            let rows = VectorRows::create(&vector_file_path(&dir, name, generation), c.dim, c.element_type(), on_disk)?;
+            let old = c.move_to(rows, generation);
+            self.retired.extend(old.path().map(Path::to_path_buf));
+        }
+        Ok(())
+    }
+
+    /// Whether any column would be compacted now.
+    pub fn needs_compaction(&self) -> bool {
+        self.vectors_dir.is_some()
+            && self.columns.values().any(|c| match c {
+                VectorColumn::Dense(c) => {
+                    let garbage = c.garbage();
+                    garbage >= COMPACT_MIN_GARBAGE && garbage >= c.rows.len() / 2
+                }
+                _ => false,
+            })
+    }
+
+    /// Handles to every row file, to sync outside the lock; fails while a
+    /// row could not be written.
+    pub fn row_files(&self) -> Result<Vec<std::fs::File>> {
+        let mut files = Vec::new();
+        for column in self.columns.values() {
+            if let VectorColumn::Dense(c) = column {
+                c.rows.sync_check()?;
+                files.extend(c.rows.file_handle()?);
+            }
+        }
+        Ok(files)
     }
 
     pub fn len(&self) -> usize {
@@ -450,8 +597,19 @@ impl PointStore {
         true
     }
 
-    /// Serialises the whole state into checkpoint bytes.
+    /// The checkpoint that names the row files: the JSON part, then per
+    /// dense column its file and, by offset, the row of each point.
     pub fn encode(&self) -> Result<Vec<u8>> {
+        self.encode_as(false)
+    }
+
+    /// A self-contained checkpoint with every dense row inline, for
+    /// snapshots (the rows' files are not part of an archive).
+    pub fn encode_inline(&self) -> Result<Vec<u8>> {
+        self.encode_as(true)
+    }
+
+    fn encode_as(&self, inline: bool) -> Result<Vec<u8>> {
         #[derive(Serialize)]
         struct Meta<'a> {
             ids: &'a [PointId],
@@ -483,7 +641,7 @@ impl PointStore {
         }
         let json = serde_json::to_vec(&meta).map_err(|e| EngineError::Service(e.to_string()))?;
         let mut out = Vec::with_capacity(json.len() + 64);
-        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(if inline { MAGIC_INLINE } else { MAGIC });
         out.extend_from_slice(&self.applied_seq.to_le_bytes());
         out.extend_from_slice(&(json.len() as u32).to_le_bytes());
         out.extend_from_slice(&json);
@@ -492,23 +650,54 @@ impl PointStore {
             out.extend_from_slice(&(name.len() as u32).to_le_bytes());
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(&(c.dim as u32).to_le_bytes());
-            out.push(c.data.element_type().tag());
-            out.extend_from_slice(&(c.present.len() as u64).to_le_bytes());
-            out.extend(c.present.iter().map(|&p| p as u8));
-            c.data.write_le(&mut out);
+            out.push(c.element_type().tag());
+            if inline {
+                out.extend_from_slice(&(c.present.len() as u64).to_le_bytes());
+                out.extend(c.present.iter().map(|&p| p as u8));
+                let zeros = vec![0u8; c.dim * c.element_type().size()];
+                for offset in 0..c.present.len() {
+                    match c.row_copy(offset) {
+                        Some(row) => {
+                            let mut data = DenseData::new(c.element_type());
+                            data.extend_zeros(c.dim);
+                            write_row(&mut data, &row);
+                            data.write_le(&mut out);
+                        }
+                        None => out.extend_from_slice(&zeros),
+                    }
+                }
+            } else {
+                if c.rows.path().is_none() {
+                    return Err(EngineError::Service(format!("vector `{name}` has no row file to checkpoint")));
+                }
+                out.extend_from_slice(&c.generation.to_le_bytes());
+                out.extend_from_slice(&(c.rows.len() as u64).to_le_bytes());
+                out.extend_from_slice(&c.rows.crc().to_le_bytes());
+                out.extend_from_slice(&(c.row_of.len() as u64).to_le_bytes());
+                c.row_of.iter().for_each(|r| out.extend_from_slice(&r.to_le_bytes()));
+            }
         }
         let crc = crc32c::crc32c(&out[MAGIC.len()..]);
         out.extend_from_slice(&crc.to_le_bytes());
         Ok(out)
     }
 
-    /// Reads checkpoint bytes back; `path` only names the file in errors.
+    /// Reads checkpoint bytes back; `path` names the file in errors, and
+    /// its directory holds the `vectors/` a checkpoint may name. Rows named
+    /// by a checkpoint are mapped, not read; [`PointStore::row_checks`]
+    /// tells what to read to check their checksums.
     pub fn decode(bytes: &[u8], path: &Path) -> Result<PointStore> {
         let corrupt = |reason: &str| EngineError::Corrupted { path: path.to_path_buf(), reason: reason.to_string() };
-        if bytes.len() < MAGIC.len() + 4 || (&bytes[..MAGIC.len()] != MAGIC && &bytes[..MAGIC.len()] != MAGIC_V1) {
-            return Err(corrupt("not an Osprey checkpoint (bad magic)"));
+        let magic = bytes.get(..MAGIC.len());
+        let format = match magic {
+            Some(m) if m == MAGIC => Format::Files,
+            Some(m) if m == MAGIC_INLINE => Format::Inline,
+            Some(m) if m == MAGIC_V1 => Format::InlineF32,
+            _ => return Err(corrupt("not an Osprey checkpoint (bad magic)")),
+        };
+        if bytes.len() < MAGIC.len() + 4 {
+            return Err(corrupt("truncated"));
         }
-        let typed = &bytes[..MAGIC.len()] == MAGIC;
         let (body, crc) = bytes[MAGIC.len()..].split_at(bytes.len() - MAGIC.len() - 4);
         if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
             return Err(corrupt("checksum mismatch"));
@@ -536,26 +725,57 @@ impl PointStore {
         for (name, rows) in meta.sparse {
             columns.insert(name, VectorColumn::Sparse(rows));
         }
-        let dense_count = r.u32().ok_or_else(|| corrupt("truncated vectors"))?;
+        let vectors_dir = path.parent().map(|d| d.join(VECTORS_DIR));
+        let truncated = || corrupt("truncated vectors");
+        let dense_count = r.u32().ok_or_else(truncated)?;
         for _ in 0..dense_count {
-            let name_len = r.u32().ok_or_else(|| corrupt("truncated vectors"))? as usize;
-            let name = r.take(name_len).ok_or_else(|| corrupt("truncated vectors"))?;
+            let name_len = r.u32().ok_or_else(truncated)? as usize;
+            let name = r.take(name_len).ok_or_else(truncated)?;
             let name = String::from_utf8(name.to_vec()).map_err(|_| corrupt("vector name not UTF-8"))?;
-            let dim = r.u32().ok_or_else(|| corrupt("truncated vectors"))? as usize;
-            let ty = match typed {
-                true => {
-                    let tag = r.take(1).ok_or_else(|| corrupt("truncated vectors"))?[0];
+            let dim = r.u32().ok_or_else(truncated)? as usize;
+            let ty = match format {
+                Format::InlineF32 => ElementType::F32,
+                _ => {
+                    let tag = r.take(1).ok_or_else(truncated)?[0];
                     ElementType::from_tag(tag).ok_or_else(|| corrupt(&format!("unknown element type {tag}")))?
                 }
-                false => ElementType::F32,
             };
-            let count = r.u64().ok_or_else(|| corrupt("truncated vectors"))? as usize;
-            let present = r.take(count).ok_or_else(|| corrupt("truncated vectors"))?;
-            let present: Vec<bool> = present.iter().map(|&b| b != 0).collect();
-            let raw_len = count.checked_mul(dim).and_then(|n| n.checked_mul(ty.size()));
-            let raw = raw_len.and_then(|n| r.take(n)).ok_or_else(|| corrupt("truncated vectors"))?;
-            let data = DenseData::read_le(ty, raw);
-            columns.insert(name, VectorColumn::Dense(DenseColumn { dim, data, present, index: None }));
+            let column = match format {
+                Format::Inline | Format::InlineF32 => {
+                    let count = r.u64().ok_or_else(truncated)? as usize;
+                    let present = r.take(count).ok_or_else(truncated)?;
+                    let present: Vec<bool> = present.iter().map(|&b| b != 0).collect();
+                    let raw_len = count.checked_mul(dim).and_then(|n| n.checked_mul(ty.size()));
+                    let raw = raw_len.and_then(|n| r.take(n)).ok_or_else(truncated)?;
+                    let data = DenseData::read_le(ty, raw);
+                    let mut column = DenseColumn::new(dim, VectorRows::memory(dim, ty), 0, count);
+                    for (offset, &p) in present.iter().enumerate() {
+                        if p {
+                            column.row_of[offset] = column.rows.append_row(&data.row_copy(offset * dim, dim));
+                            column.present[offset] = true;
+                        }
+                    }
+                    column
+                }
+                Format::Files => {
+                    let generation = r.u64().ok_or_else(truncated)?;
+                    let rows = r.u64().ok_or_else(truncated)? as usize;
+                    let rows_crc = r.u32().ok_or_else(truncated)?;
+                    let count = r.u64().ok_or_else(truncated)? as usize;
+                    let raw = count.checked_mul(4).and_then(|len| r.take(len)).ok_or_else(truncated)?;
+                    let row_of: Vec<u32> =
+                        raw.chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes"))).collect();
+                    if let Some(bad) = row_of.iter().find(|&&row| row != NO_ROW && row as usize >= rows) {
+                        return Err(corrupt(&format!("vector `{name}` names row {bad} of {rows}")));
+                    }
+                    let dir = vectors_dir.as_deref().ok_or_else(|| corrupt("no directory for its vector files"))?;
+                    let file = vector_file_path(dir, &name, generation);
+                    let vector_rows = VectorRows::open(&file, dim, ty, rows, rows_crc, false)?;
+                    let present = row_of.iter().map(|&row| row != NO_ROW).collect();
+                    DenseColumn { dim, rows: vector_rows, generation, row_of, present, index: None }
+                }
+            };
+            columns.insert(name, VectorColumn::Dense(column));
         }
         for (name, column) in &columns {
             let len = match column {
@@ -578,7 +798,58 @@ impl PointStore {
             payload_index: meta.payload_index,
             field_indexes,
             applied_seq,
+            vectors_dir: match format {
+                Format::Files => vectors_dir,
+                _ => None,
+            },
+            retired: Vec::new(),
         })
+    }
+
+    /// Path, byte length and checksum of the rows of every row file, for
+    /// [`crate::vector_file::check_rows`].
+    pub fn row_checks(&self) -> Vec<(PathBuf, u64, u32)> {
+        self.columns
+            .values()
+            .filter_map(|c| match c {
+                VectorColumn::Dense(c) => c.rows.check_spec(),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The row files the columns read.
+    pub fn row_file_paths(&self) -> Vec<PathBuf> {
+        self.columns
+            .values()
+            .filter_map(|c| match c {
+                VectorColumn::Dense(c) => c.rows.path().map(Path::to_path_buf),
+                _ => None,
+            })
+            .collect()
+    }
+}
+/// The subdirectory of a collection that holds its row files.
+pub(crate) const VECTORS_DIR: &str = "vectors";
+
+/// How a checkpoint holds dense rows.
+#[derive(Clone, Copy)]
+enum Format {
+    /// `OSPRSEG3`: in row files under `vectors/`.
+    Files,
+    /// `OSPRSEG2`: inline, typed.
+    Inline,
+    /// `OSPRSEG1`: inline, f32.
+    InlineF32,
+}
+
+/// Copies a typed row into rows of the same type at the start.
+fn write_row(data: &mut DenseData, row: &DenseRow) {
+    match (data, row) {
+        (DenseData::F32(d), DenseRow::F32(r)) => d[..r.len()].copy_from_slice(r),
+        (DenseData::F16(d), DenseRow::F16(r)) => d[..r.len()].copy_from_slice(r),
+        (DenseData::U8(d), DenseRow::U8(r)) => d[..r.len()].copy_from_slice(r),
+        _ => unreachable!("rows of one column share one element type"),
     }
 }
 

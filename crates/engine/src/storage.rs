@@ -228,7 +228,7 @@ impl Storage {
             table.insert(real, encode(&record)?.as_slice())?;
         }
         tx.commit()?;
-        collection.set_config(config);
+        collection.set_config(config)?;
         Ok(())
     }
 

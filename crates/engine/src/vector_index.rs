@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{CollectionConfig, Distance, HnswConfig};
-use crate::dense::{DenseData, DenseRow, Typed, TypedQuery};
+use crate::dense::{DenseData, DenseRow, ElementType, Typed, TypedQuery};
 use crate::hnsw::{Hnsw, HnswParams, NodeVectors};
 use crate::quantization::{Method, Quantized, QuantizedQuery, SearchOptions, score_from_similarity};
 use crate::segment::{DenseColumn, PointStore, VectorColumn};
@@ -172,10 +172,10 @@ impl DenseIndex {
         options: SearchOptions,
         accept: &dyn Fn(usize) -> bool,
     ) -> Vec<(f32, usize)> {
-        match &column.data {
-            DenseData::F32(_) => self.search_typed::<f32>(column, distance, query, k, ef, options, accept),
-            DenseData::F16(_) => self.search_typed::<u16>(column, distance, query, k, ef, options, accept),
-            DenseData::U8(_) => self.search_typed::<u8>(column, distance, query, k, ef, options, accept),
+        match column.element_type() {
+            ElementType::F32 => self.search_typed::<f32>(column, distance, query, k, ef, options, accept),
+            ElementType::F16 => self.search_typed::<u16>(column, distance, query, k, ef, options, accept),
+            ElementType::U8 => self.search_typed::<u8>(column, distance, query, k, ef, options, accept),
         }
     }
 
@@ -272,15 +272,13 @@ impl NodeVectors for QuantizedNodes<'_> {
 /// The graph's view of a column: live nodes read the column, dead ones the graveyard.
 struct ColumnNodes<'a, E> {
     column: &'a DenseColumn,
-    rows: &'a [E],
     index: &'a DenseIndex,
     sim: fn(&[E], &[E]) -> f32,
 }
 
 impl<'a, E: Typed> ColumnNodes<'a, E> {
     fn new(column: &'a DenseColumn, index: &'a DenseIndex, distance: Distance) -> Self {
-        let rows = E::rows(&column.data).expect("the caller matched the column's element type");
-        ColumnNodes { column, rows, index, sim: E::similarity_fn(distance) }
+        ColumnNodes { column, index, sim: E::similarity_fn(distance) }
     }
 }
 
@@ -289,11 +287,7 @@ impl<E: Typed> NodeVectors for ColumnNodes<'_, E> {
 
     fn vector(&self, node: u32) -> Option<&[E]> {
         match self.index.offset_of.get(node as usize) {
-            Some(&offset) if offset != NONE => {
-                let o = offset as usize;
-                let dim = self.column.dim;
-                self.column.present[o].then(|| &self.rows[o * dim..(o + 1) * dim])
-            }
+            Some(&offset) if offset != NONE => self.column.typed::<E>(offset as usize),
             Some(_) => self.index.graveyard.get(&node).and_then(E::row),
             None => None,
         }
@@ -451,7 +445,7 @@ impl BuildPlan {
         let shape = GraphShape { m: hnsw.m as usize, ef_construct: hnsw.ef_construct.max(4) as usize };
         let distance = config.params.vectors.get(name)?.distance;
         let dim = column.dim;
-        let mut data = DenseData::new(column.data.element_type());
+        let mut data = DenseData::new(column.element_type());
         let mut has = Vec::new();
         let base = match (&column.index, work) {
             (Some(ix), Work::Extend | Work::Requantize) => {
@@ -460,8 +454,7 @@ impl BuildPlan {
                     data.extend_zeros(dim);
                     let row = match ix.offset_of[node as usize] {
                         NONE => ix.graveyard.get(&node).cloned(),
-                        o if column.present[o as usize] => Some(column.data.row_copy(o as usize * dim, dim)),
-                        _ => None,
+                        o => column.row_copy(o as usize),
                     };
                     has.push(row.is_some());
                     if let Some(row) = row {
@@ -490,9 +483,10 @@ impl BuildPlan {
             if !column.present[o] {
                 continue;
             }
+            let Some(row) = column.row_copy(o) else { continue };
             let at = data.len();
             data.extend_zeros(dim);
-            copy_row(&mut data, at, &column.data.row_copy(o * dim, dim));
+            copy_row(&mut data, at, &row);
             has.push(true);
             new_points.push((store.ids[o], store.versions[o]));
         }
