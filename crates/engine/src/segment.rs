@@ -132,7 +132,7 @@ impl DenseColumn {
 }
 
 /// Garbage rows below which a row file is never compacted.
-const COMPACT_MIN_GARBAGE: usize = 4096;
+const COMPACT_MIN_GARBAGE: usize = 64;
 
 /// Where the rows of vector `name`, generation `generation`, are kept.
 pub(crate) fn vector_file_path(dir: &Path, name: &str, generation: u64) -> PathBuf {

@@ -7,4 +7,5 @@ mod quantization;
 mod snapshots;
 mod typed_vectors;
 mod restriction;
+mod row_files;
 mod vector_index;
