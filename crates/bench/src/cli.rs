@@ -7,7 +7,7 @@ use clap::Parser;
 use serde::Serialize;
 
 use crate::dataset::Distance;
-use crate::server::{Api, Transport};
+use crate::server::{Api, Quantization, Transport};
 
 #[derive(Debug, Clone, Parser, Serialize)]
 #[command(
@@ -151,6 +151,14 @@ pub struct Args {
     #[arg(long, help_heading = "Upload")]
     pub no_payload_index: bool,
 
+    /// Create the vectors with `on_disk: true` (rows read through mmap as touched).
+    #[arg(long, help_heading = "Upload")]
+    pub on_disk: bool,
+
+    /// Quantization of the collection (codes kept in RAM).
+    #[arg(long, value_enum, default_value_t = Quantization::None, help_heading = "Upload")]
+    pub quantization: Quantization,
+
     /// Points per upsert request.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..), help_heading = "Upload")]
     pub batch: u64,
@@ -199,6 +207,10 @@ pub struct Args {
     /// Search endpoint.
     #[arg(long, value_enum, default_value_t = Api::Query, help_heading = "Search")]
     pub api: Api,
+
+    /// `params.quantization.oversampling` of every search (rescoring on).
+    #[arg(long, help_heading = "Search")]
+    pub oversampling: Option<f64>,
 
     /// Unmeasured queries sent before each phase.
     #[arg(long, default_value_t = 0, help_heading = "Search")]

@@ -249,6 +249,8 @@ async fn measure(
                 distance: dataset.distance,
                 m: args.m,
                 ef_construct: args.ef_construct,
+                on_disk: args.on_disk,
+                quantization: args.quantization,
             })
             .await
             .context("creating the collection")?;
@@ -570,7 +572,7 @@ async fn send_queries(
 ) -> Result<Answers> {
     let next = Arc::new(AtomicUsize::new(0));
     let failed = Arc::new(AtomicBool::new(false));
-    let (k, api) = (args.k, args.api);
+    let (k, api, oversampling) = (args.k, args.api, args.oversampling);
     let tasks: Vec<_> = clients
         .iter()
         .map(|conn| {
@@ -592,6 +594,7 @@ async fn send_queries(
                         exact: spec.exact,
                         group: spec.filtered.then(|| dataset.group_of_query(q)),
                         api,
+                        oversampling,
                     };
                     let sent = Instant::now();
                     match conn.search(search).await {

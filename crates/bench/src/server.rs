@@ -29,6 +29,19 @@ pub enum Transport {
     Rest,
 }
 
+/// The quantization the bench collection is created with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    None,
+    /// Scalar int8, codes in RAM (`always_ram: true`).
+    Scalar,
+    /// Binary, one bit per dimension, codes in RAM.
+    Binary,
+    /// TurboQuant, 4 bits per coordinate, codes in RAM.
+    Turbo,
+}
+
 /// Which search endpoint queries go to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -169,6 +182,40 @@ pub struct CollectionSpec {
     pub distance: Distance,
     pub m: u64,
     pub ef_construct: u64,
+    pub on_disk: bool,
+    pub quantization: Quantization,
+}
+
+impl CollectionSpec {
+    fn quantization_json(&self) -> Value {
+        match self.quantization {
+            Quantization::None => Value::Null,
+            Quantization::Scalar => json!({"scalar": {"type": "int8", "always_ram": true}}),
+            Quantization::Binary => json!({"binary": {"always_ram": true}}),
+            Quantization::Turbo => json!({"turbo": {"bits": "bits4", "always_ram": true}}),
+        }
+    }
+
+    // `always_ram`, not 1.19's `memory`: Qdrant 1.18 knows only the former.
+    #[allow(deprecated)]
+    fn quantization_grpc(&self) -> Option<pb::QuantizationConfig> {
+        use pb::quantization_config::Quantization as Q;
+        let q = match self.quantization {
+            Quantization::None => return None,
+            Quantization::Scalar => Q::Scalar(pb::ScalarQuantization {
+                r#type: pb::QuantizationType::Int8 as i32,
+                always_ram: Some(true),
+                ..Default::default()
+            }),
+            Quantization::Binary => Q::Binary(pb::BinaryQuantization { always_ram: Some(true), ..Default::default() }),
+            Quantization::Turbo => Q::Turboquant(pb::TurboQuantization {
+                always_ram: Some(true),
+                bits: Some(pb::TurboQuantBitSize::Bits4 as i32),
+                ..Default::default()
+            }),
+        };
+        Some(pb::QuantizationConfig { quantization: Some(q) })
+    }
 }
 
 /// The collection's state as `GET /collections/{name}` reports it.
@@ -199,6 +246,8 @@ pub struct Search<'a> {
     /// The group to filter on.
     pub group: Option<u32>,
     pub api: Api,
+    /// `params.quantization.oversampling` (with rescoring), when set.
+    pub oversampling: Option<f64>,
 }
 
 #[derive(Serialize)]
@@ -311,6 +360,8 @@ impl Conn {
         Ok(())
     }
 
+    // `on_disk`, not 1.19's `memory`: Qdrant 1.18 knows only the former.
+    #[allow(deprecated)]
     pub async fn create(&self, spec: &CollectionSpec) -> Result<()> {
         match &self.kind {
             Kind::Grpc(c) => {
@@ -320,6 +371,7 @@ impl Conn {
                         config: Some(vectors_config::Config::Params(VectorParams {
                             size: spec.dim as u64,
                             distance: grpc_distance(spec.distance) as i32,
+                            on_disk: spec.on_disk.then_some(true),
                             ..Default::default()
                         })),
                     }),
@@ -328,16 +380,20 @@ impl Conn {
                         ef_construct: Some(spec.ef_construct),
                         ..Default::default()
                     }),
+                    quantization_config: spec.quantization_grpc(),
                     ..Default::default()
                 })
                 .await
                 .map_err(grpc_error)?;
             }
             Kind::Rest(r) => {
-                let body = json!({
-                    "vectors": {"size": spec.dim, "distance": spec.distance.rest_name()},
+                let mut body = json!({
+                    "vectors": {"size": spec.dim, "distance": spec.distance.rest_name(), "on_disk": spec.on_disk},
                     "hnsw_config": {"m": spec.m, "ef_construct": spec.ef_construct},
                 });
+                if spec.quantization != Quantization::None {
+                    body["quantization_config"] = spec.quantization_json();
+                }
                 r.call(
                     reqwest::Method::PUT,
                     &self.path(""),
@@ -477,6 +533,11 @@ impl Conn {
                 let params = Some(SearchParams {
                     hnsw_ef: s.hnsw_ef,
                     exact: Some(s.exact),
+                    quantization: s.oversampling.map(|o| pb::QuantizationSearchParams {
+                        oversampling: Some(o),
+                        rescore: Some(true),
+                        ..Default::default()
+                    }),
                     ..Default::default()
                 });
                 let filter = s.group.map(group_filter_grpc);
@@ -514,6 +575,9 @@ impl Conn {
                 let mut params = json!({"exact": s.exact});
                 if let Some(ef) = s.hnsw_ef {
                     params["hnsw_ef"] = ef.into();
+                }
+                if let Some(o) = s.oversampling {
+                    params["quantization"] = json!({"oversampling": o, "rescore": true});
                 }
                 let (path, query, vector) = match s.api {
                     Api::Query => ("/points/query", Some(s.vector), None),
