@@ -52,10 +52,37 @@ pub struct VectorParams {
     pub quantization_config: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_disk: Option<bool>,
+    /// Qdrant 1.19's memory placement of the rows; overrides `on_disk`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory: Option<Memory>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datatype: Option<Datatype>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multivector_config: Option<MultiVectorConfig>,
+}
+
+/// Memory placement of stored data (Qdrant 1.19).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Memory {
+    /// Read from disk as touched.
+    Cold,
+    /// Read ahead into the page cache, may be evicted.
+    Cached,
+    /// Held in memory, never evicted.
+    Pinned,
+}
+
+impl VectorParams {
+    /// Whether the rows are read from disk as touched (`memory: cold`, or
+    /// `on_disk: true` without `memory`) rather than read ahead into memory.
+    pub fn rows_on_disk(&self) -> bool {
+        match self.memory {
+            Some(Memory::Cold) => true,
+            Some(Memory::Cached | Memory::Pinned) => false,
+            None => self.on_disk == Some(true),
+        }
+    }
 }
 
 /// `vectors` of a collection: one unnamed vector, or a map of named ones.
@@ -367,8 +394,14 @@ impl CollectionConfig {
     }
 
     /// Refuses a `quantization_config` (the collection's or a vector's) that
-    /// names an unknown method, field or value.
+    /// names an unknown method, field or value, and a dense vector `memory`
+    /// that Qdrant does not support.
     fn check_quantization(&self) -> Result<()> {
+        if let Some((name, _)) = self.params.vectors.iter().find(|(_, p)| p.memory == Some(Memory::Pinned)) {
+            return Err(EngineError::BadInput(format!(
+                "memory: pinned is not supported for dense vector storage (vector `{name}`); use cold or cached"
+            )));
+        }
         let own = self.params.vectors.iter().filter_map(|(_, p)| p.quantization_config.as_ref());
         for value in self.quantization_config.iter().chain(own) {
             crate::quantization::Method::parse(value)?;
@@ -514,9 +547,6 @@ impl CollectionConfig {
         }
         for (name, params) in self.params.vectors.iter() {
             let label = if name.is_empty() { "vectors".to_string() } else { format!("vectors.{name}") };
-            if params.on_disk == Some(true) {
-                out.push(format!("{label}.on_disk"));
-            }
             if params.datatype == Some(Datatype::Turbo4) {
                 out.push(format!("{label}.datatype"));
             }
@@ -544,6 +574,7 @@ impl CollectionConfig {
                     hnsw_config: None,
                     quantization_config: None,
                     on_disk: None,
+                    memory: None,
                     datatype: dense.datatype,
                     multivector_config: dense.multivector_config,
                 };
@@ -606,7 +637,7 @@ mod tests {
         }));
         assert_eq!(
             named.settings_not_in_effect(),
-            ["quantization_config.memory", "hnsw_config.on_disk", "vectors.a.on_disk", "vectors.a.datatype", "vectors.b.quantization_config.memory"]
+            ["quantization_config.memory", "hnsw_config.on_disk", "vectors.a.datatype", "vectors.b.quantization_config.memory"]
         );
     }
 }

@@ -319,7 +319,7 @@ impl PointStore {
         self.retired.extend(dropped);
         for (name, params) in config.params.vectors.iter() {
             let ty = crate::dense::stored_type(params.datatype);
-            let on_disk = params.on_disk == Some(true);
+            let on_disk = params.rows_on_disk();
             if let Some(VectorColumn::Dense(c)) = self.columns.get_mut(name) {
                 if c.element_type() != ty {
                     let generation = c.generation + 1;

@@ -448,14 +448,15 @@ fn newer_fields_are_invalid_arguments() {
         distance: proto::Distance::Dot as i32,
         ..Default::default()
     };
+    // Qdrant 1.19's `memory` placement of the rows is taken, as REST takes it.
     let memory = params(proto::VectorParams {
-        memory: Some(proto::Memory::Cached as i32),
+        memory: Some(proto::Memory::Cold as i32),
         ..base
     });
-    assert!(
-        code_of(from_proto::create_collection(memory))
-            .1
-            .contains("VectorParams.memory")
+    let (_, created) = from_proto::create_collection(memory).unwrap();
+    assert_eq!(
+        serde_json::to_value(&created.vectors).unwrap()["memory"],
+        serde_json::json!("cold")
     );
     let turbo8 = params(proto::VectorParams {
         datatype: Some(proto::Datatype::Turbo8 as i32),

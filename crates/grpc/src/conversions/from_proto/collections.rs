@@ -195,15 +195,13 @@ fn vector_params(params: proto::VectorParams) -> Decoded<VectorParams> {
         multivector_config,
         memory,
     } = params;
-    if memory.is_some() {
-        return Err(newer("VectorParams.memory"));
-    }
     Ok(VectorParams {
         size,
         distance: self::distance(distance)?,
         hnsw_config: hnsw_config.map(hnsw).transpose()?,
         quantization_config: quantization_config.map(quantization).transpose()?,
         on_disk,
+        memory: memory.map(vector_memory).transpose()?,
         datatype: datatype.map(self::datatype).transpose()?.flatten(),
         multivector_config: multivector_config.map(multivector).transpose()?,
     })
@@ -369,9 +367,11 @@ fn vector_params_diff(diff: proto::VectorParamsDiff) -> Decoded<Value> {
         on_disk,
         memory,
     } = diff;
-    if memory.is_some() {
-        return Err(newer("VectorParamsDiff.memory"));
-    }
+    let memory = memory
+        .map(vector_memory)
+        .transpose()?
+        .map(|m| serde_json::to_value(m).map_err(|e| invalid(e.to_string())))
+        .transpose()?;
     let hnsw_json = hnsw_config
         .map(hnsw)
         .transpose()?
@@ -384,6 +384,7 @@ fn vector_params_diff(diff: proto::VectorParamsDiff) -> Decoded<Value> {
             quantization_config.map(quantization_diff).transpose()?,
         )
         .opt("on_disk", on_disk)
+        .opt("memory", memory)
         .build())
 }
 
@@ -541,6 +542,16 @@ fn turbo(t: proto::TurboQuantization) -> Decoded<Value> {
         .opt("memory", memory(t.memory)?)
         .opt("bits", bits);
     Ok(serde_json::json!({ "turbo": body.build() }))
+}
+
+/// Memory placement of vector rows.
+fn vector_memory(m: i32) -> Decoded<osprey_engine::config::Memory> {
+    Ok(match proto_enum::<proto::Memory>(m, "memory placement")? {
+        proto::Memory::Cold => osprey_engine::config::Memory::Cold,
+        proto::Memory::Cached => osprey_engine::config::Memory::Cached,
+        proto::Memory::Pinned => osprey_engine::config::Memory::Pinned,
+        proto::Memory::Unknown => return Err(invalid("Malformed memory placement: Unknown")),
+    })
 }
 
 /// Memory placement of quantized codes, as REST names it.

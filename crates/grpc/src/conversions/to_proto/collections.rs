@@ -168,6 +168,7 @@ fn vector_params(params: VectorParams) -> proto::VectorParams {
         hnsw_config,
         quantization_config,
         on_disk,
+        memory,
         datatype: dt,
         multivector_config,
     } = params;
@@ -183,7 +184,13 @@ fn vector_params(params: VectorParams) -> proto::VectorParams {
                 MultiVectorComparator::MaxSim => proto::MultiVectorComparator::MaxSim as i32,
             },
         }),
-        memory: None,
+        memory: memory.map(|m| {
+            (match m {
+                osprey_engine::config::Memory::Cold => proto::Memory::Cold,
+                osprey_engine::config::Memory::Cached => proto::Memory::Cached,
+                osprey_engine::config::Memory::Pinned => proto::Memory::Pinned,
+            }) as i32
+        }),
     }
 }
 
