@@ -402,6 +402,7 @@ impl Collection {
                     };
                     plan.add_payload_links(&mut graph, &groups);
                 }
+                plan.release();
                 let mut store = self.state.write();
                 if self.dropped.load(Ordering::Acquire) {
                     false

@@ -135,13 +135,12 @@ pub(crate) enum DenseData {
 macro_rules! with_rows {
     ($data:expr, $v:ident => $body:expr) => {
         match $data {
-            $crate::dense::DenseData::F32($v) => $body,
-            $crate::dense::DenseData::F16($v) => $body,
-            $crate::dense::DenseData::U8($v) => $body,
+            DenseData::F32($v) => $body,
+            DenseData::F16($v) => $body,
+            DenseData::U8($v) => $body,
         }
     };
 }
-pub(crate) use with_rows;
 
 impl DenseData {
     pub fn new(ty: ElementType) -> DenseData {

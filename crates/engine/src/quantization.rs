@@ -28,6 +28,7 @@
 //! on the graph's scale (higher is closer; Euclid is minus the squared
 //! distance) so a quantized walk ranks as the original one would, nearly.
 
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::config::Distance;
@@ -35,7 +36,7 @@ use crate::distance::{dot_u8, euclid_squared_u8, manhattan_u8};
 use crate::error::{EngineError, Result};
 
 /// A parsed `quantization_config`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub(crate) enum Method {
     Scalar { quantile: Option<f32> },
     Binary { encoding: BinaryEncoding, query: QueryEncoding },
@@ -43,14 +44,14 @@ pub(crate) enum Method {
     Turbo { bits: TurboBits },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum BinaryEncoding {
     OneBit,
     OneAndHalfBits,
     TwoBits,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum QueryEncoding {
     /// The query encoded as the points are; compared by Hamming distance.
     Same,
@@ -58,7 +59,7 @@ pub(crate) enum QueryEncoding {
     Scalar4,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum TurboBits {
     One,
     OneAndHalf,
@@ -247,7 +248,7 @@ pub(crate) struct Quantized {
     codes: Vec<u8>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 enum Quantizer {
     Scalar(Scalar),
     Binary(Binary),
@@ -296,6 +297,32 @@ impl Quantized {
 
     pub fn nodes(&self) -> usize {
         self.codes.len() / self.stride.max(1)
+    }
+
+    /// The codes and what made them, for the index file.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let head = serde_json::to_vec(&(&self.method, &self.quantizer, self.stride)).expect("plain data serialises");
+        let mut out = Vec::with_capacity(12 + head.len() + self.codes.len());
+        out.extend_from_slice(&(head.len() as u32).to_le_bytes());
+        out.extend_from_slice(&head);
+        out.extend_from_slice(&(self.codes.len() as u64).to_le_bytes());
+        out.extend_from_slice(&self.codes);
+        out
+    }
+
+    /// Reads [`Quantized::to_bytes`]; the caller checked the file's checksum.
+    pub fn from_bytes(bytes: &[u8]) -> std::result::Result<Quantized, String> {
+        let take = |at: usize, n: usize| bytes.get(at..at + n).ok_or_else(|| "truncated codes".to_string());
+        let head_len = u32::from_le_bytes(take(0, 4)?.try_into().expect("4 bytes")) as usize;
+        let (method, quantizer, stride): (Method, Quantizer, usize) =
+            serde_json::from_slice(take(4, head_len)?).map_err(|e| format!("codes header: {e}"))?;
+        let at = 4 + head_len;
+        let codes_len = u64::from_le_bytes(take(at, 8)?.try_into().expect("8 bytes")) as usize;
+        let codes = take(at + 8, codes_len)?.to_vec();
+        if stride == 0 || stride != quantizer.stride() || codes.len() % stride != 0 {
+            return Err("codes do not fit their quantizer".into());
+        }
+        Ok(Quantized { method, quantizer, stride, codes })
     }
 
     pub fn code(&self, node: u32) -> Option<&[u8]> {
@@ -379,7 +406,7 @@ pub(crate) fn score_from_similarity(distance: Distance, similarity: f32) -> f32 
 
 // ---- scalar int8 -----------------------------------------------------------
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Scalar {
     distance: Distance,
     dim: usize,
@@ -444,7 +471,7 @@ impl Scalar {
 
 // ---- binary ----------------------------------------------------------------
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Binary {
     dim: usize,
     encoding: BinaryEncoding,
@@ -578,7 +605,7 @@ fn hamming(a: &[u8], b: &[u8]) -> u32 {
 
 // ---- product ---------------------------------------------------------------
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Product {
     distance: Distance,
     dim: usize,
@@ -699,7 +726,7 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 struct Turbo {
     distance: Distance,
     dim: usize,

@@ -83,6 +83,11 @@ impl DenseColumn {
         self.present[offset].then(|| self.rows.row::<E>(self.row_of[offset]))
     }
 
+    /// The row holding the vector at `offset`, when present.
+    pub fn row_number(&self, offset: usize) -> Option<u32> {
+        self.present[offset].then(|| self.row_of[offset])
+    }
+
     /// A copy of the vector at `offset` in its element type, when present.
     pub fn row_copy(&self, offset: usize) -> Option<DenseRow> {
         self.present[offset].then(|| self.rows.row_copy(self.row_of[offset]))

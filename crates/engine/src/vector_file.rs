@@ -29,6 +29,8 @@ use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use std::sync::Arc;
+
 use memmap2::{Advice, Mmap, MmapOptions};
 
 use crate::dense::{DenseData, DenseRow, Element, ElementType, Typed};
@@ -61,7 +63,10 @@ enum Backing {
 struct MappedFile {
     path: PathBuf,
     file: File,
-    map: Mmap,
+    /// Shared with builds that read rows without the store's lock: a map
+    /// stays valid after the file grows (rows only ever move to a new map
+    /// of a longer file) or is replaced by compaction.
+    map: Arc<Mmap>,
     /// Rows the file is sized and mapped for.
     capacity: usize,
     on_disk: bool,
@@ -266,6 +271,18 @@ impl VectorRows {
         }
     }
 
+    /// The rows written so far, readable without the store's lock (rows
+    /// are never changed once appended). `None` for rows in memory, or
+    /// while some row is held in memory after a failed write.
+    pub fn shared(&self) -> Option<SharedRows> {
+        match &self.backing {
+            Backing::File(m) if self.overflow.is_empty() => {
+                Some(SharedRows { map: m.map.clone(), dim: self.dim, rows: self.rows, on_disk: m.on_disk })
+            }
+            _ => None,
+        }
+    }
+
     /// Fails while a row could not be written, so that no checkpoint claims
     /// rows the file does not hold.
     pub fn sync_check(&self) -> Result<()> {
@@ -288,6 +305,44 @@ impl VectorRows {
             m.on_disk = on_disk;
             m.advise();
         }
+    }
+}
+
+/// Rows of a file as they were when shared: a build reads them while
+/// writers append more.
+pub(crate) struct SharedRows {
+    map: Arc<Mmap>,
+    dim: usize,
+    rows: usize,
+    on_disk: bool,
+}
+
+impl SharedRows {
+    /// After a build read every row: for `on_disk` rows, drops the pages it
+    /// touched from the process's resident set (they stay in the page
+    /// cache, and are read again from there or the file when touched).
+    pub fn release(&self) {
+        if !self.on_disk {
+            return;
+        }
+        // SAFETY: the map is a read-only shared mapping of a file; dropping
+        // its pages only makes the next read fetch them from the file
+        // again, with the same contents (rows never change once written).
+        if let Err(e) = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) } {
+            tracing::debug!(error = %e, "madvise(DONTNEED) failed");
+        }
+    }
+
+    /// Row `i` in its element type; `None` past the rows shared.
+    #[inline]
+    pub fn row<E: Typed>(&self, i: u32) -> Option<&[E]> {
+        let i = i as usize;
+        if i >= self.rows {
+            return None;
+        }
+        let size = std::mem::size_of::<E>();
+        let start = HEADER + i * self.dim * size;
+        Some(bytemuck_slice(&self.map[start..start + self.dim * size]))
     }
 }
 
@@ -331,7 +386,7 @@ impl MappedFile {
         // holds a slice of yet.
         let map = unsafe { MmapOptions::new().len(len as usize).map(&file) }
             .map_err(|e| EngineError::io(format!("mapping {}", path.display()), e))?;
-        let mapped = MappedFile { path, file, map, capacity, on_disk };
+        let mapped = MappedFile { path, file, map: Arc::new(map), capacity, on_disk };
         mapped.advise();
         Ok(mapped)
     }

@@ -23,7 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::config::{CollectionConfig, Distance, HnswConfig};
-use crate::dense::{DenseData, DenseRow, ElementType, Typed, TypedQuery};
+use crate::dense::{DenseRow, ElementType, Typed, TypedQuery};
+use crate::vector_file::SharedRows;
 use crate::hnsw::{Hnsw, HnswParams, NodeVectors};
 use crate::quantization::{Method, Quantized, QuantizedQuery, SearchOptions, score_from_similarity};
 use crate::segment::{DenseColumn, PointStore, VectorColumn};
@@ -407,18 +408,94 @@ pub(crate) struct BuildPlan {
     /// The quantization the codes must follow, and codes to extend.
     quantization: Option<Method>,
     base_quantized: Option<Arc<Quantized>>,
-    /// Vectors of every node the build reads, node i at i*dim, in the
-    /// column's element type; `has[i]` false for dead nodes whose vector is gone.
-    data: DenseData,
+    /// Where the vector of every node the build reads is; `has[i]` false
+    /// for dead nodes whose vector is gone.
+    ty: ElementType,
+    source: PlanSource,
     has: Vec<bool>,
     /// The new nodes: first node number, and the (id, version) each stands for.
     first_new: u32,
     new_points: Vec<(PointId, u64)>,
 }
 
+/// The vectors of a build's nodes. Rows in a file are read in place,
+/// without the store's lock: they never change once appended, and the plan
+/// holds the map it read them from. Old vectors of dead nodes (and rows of
+/// a store without files) are copied.
+struct PlanSource {
+    shared: Option<SharedRows>,
+    /// By node: its row in `shared`, or `NONE` when the vector is in `copies`.
+    row_of_node: Vec<u32>,
+    copies: HashMap<u32, DenseRow>,
+}
+
+impl PlanSource {
+    fn new(column: &DenseColumn) -> PlanSource {
+        PlanSource { shared: column.rows.shared(), row_of_node: Vec::new(), copies: HashMap::new() }
+    }
+
+    fn set(&mut self, node: u32, row: u32) {
+        let i = node as usize;
+        if self.row_of_node.len() <= i {
+            self.row_of_node.resize(i + 1, NONE);
+        }
+        self.row_of_node[i] = row;
+    }
+
+    fn push_row(&mut self, node: u32, row: &DenseRow) {
+        self.set(node, NONE);
+        self.copies.insert(node, row.clone());
+    }
+
+    /// Node `node` reads the vector of the point at `offset`; false when it has none.
+    fn push_offset(&mut self, node: u32, column: &DenseColumn, offset: usize) -> bool {
+        match (column.row_number(offset), &self.shared) {
+            (None, _) => {
+                self.set(node, NONE);
+                false
+            }
+            (Some(row), Some(_)) => {
+                self.set(node, row);
+                true
+            }
+            (Some(_), None) => {
+                let row = column.row_copy(offset).expect("present");
+                self.push_row(node, &row);
+                true
+            }
+        }
+    }
+
+    #[inline]
+    fn vector<E: Typed>(&self, node: u32) -> Option<&[E]> {
+        match self.row_of_node.get(node as usize) {
+            Some(&NONE) | None => self.copies.get(&node).and_then(E::row),
+            Some(&row) => self.shared.as_ref()?.row::<E>(row),
+        }
+    }
+
+    fn row_copy(&self, ty: ElementType, node: u32) -> Option<DenseRow> {
+        Some(match ty {
+            ElementType::F32 => DenseRow::F32(self.vector::<f32>(node)?.into()),
+            ElementType::F16 => DenseRow::F16(self.vector::<u16>(node)?.into()),
+            ElementType::U8 => DenseRow::U8(self.vector::<u8>(node)?.into()),
+        })
+    }
+
+    fn read_f32(&self, ty: ElementType, node: u32) -> Option<Vec<f32>> {
+        fn read<E: Typed>(source: &PlanSource, node: u32) -> Option<Vec<f32>> {
+            Some(source.vector::<E>(node)?.iter().map(|&x| x.to_f32()).collect())
+        }
+        match ty {
+            ElementType::F32 => read::<f32>(self, node),
+            ElementType::F16 => read::<u16>(self, node),
+            ElementType::U8 => read::<u8>(self, node),
+        }
+    }
+}
+
 struct PlanVectors<'a, E> {
-    dim: usize,
-    data: &'a [E],
+    source: &'a PlanSource,
     has: &'a [bool],
     sim: fn(&[E], &[E]) -> f32,
 }
@@ -426,9 +503,12 @@ struct PlanVectors<'a, E> {
 impl<E: Typed> NodeVectors for PlanVectors<'_, E> {
     type Elem = E;
 
+    #[inline]
     fn vector(&self, node: u32) -> Option<&[E]> {
-        let i = node as usize;
-        (*self.has.get(i)?).then(|| &self.data[i * self.dim..(i + 1) * self.dim])
+        if !*self.has.get(node as usize)? {
+            return None;
+        }
+        self.source.vector::<E>(node)
     }
 
     #[inline]
@@ -445,21 +525,16 @@ impl BuildPlan {
         let shape = GraphShape { m: hnsw.m as usize, ef_construct: hnsw.ef_construct.max(4) as usize };
         let distance = config.params.vectors.get(name)?.distance;
         let dim = column.dim;
-        let mut data = DenseData::new(column.element_type());
+        let mut source = PlanSource::new(column);
         let mut has = Vec::new();
         let base = match (&column.index, work) {
             (Some(ix), Work::Extend | Work::Requantize) => {
                 for node in 0..ix.nodes() as u32 {
-                    let at = data.len();
-                    data.extend_zeros(dim);
-                    let row = match ix.offset_of[node as usize] {
-                        NONE => ix.graveyard.get(&node).cloned(),
-                        o => column.row_copy(o as usize),
+                    let found = match ix.offset_of[node as usize] {
+                        NONE => ix.graveyard.get(&node).map(|row| source.push_row(node, row)).is_some(),
+                        o => source.push_offset(node, column, o as usize),
                     };
-                    has.push(row.is_some());
-                    if let Some(row) = row {
-                        copy_row(&mut data, at, &row);
-                    }
+                    has.push(found);
                 }
                 Some(ix.graph.clone())
             }
@@ -483,10 +558,7 @@ impl BuildPlan {
             if !column.present[o] {
                 continue;
             }
-            let Some(row) = column.row_copy(o) else { continue };
-            let at = data.len();
-            data.extend_zeros(dim);
-            copy_row(&mut data, at, &row);
+            source.push_offset(has.len() as u32, column, o);
             has.push(true);
             new_points.push((store.ids[o], store.versions[o]));
         }
@@ -506,7 +578,8 @@ impl BuildPlan {
             base,
             quantization,
             base_quantized,
-            data,
+            ty: column.element_type(),
+            source,
             has,
             first_new,
             new_points,
@@ -519,9 +592,11 @@ impl BuildPlan {
 
     /// Builds the graph and the quantized codes; None when `stop` said so.
     pub(crate) fn build(&self, stop: &(dyn Fn() -> bool + Sync)) -> Option<(Hnsw, Option<Quantized>)> {
-        let graph = match (&self.base, self.work) {
-            (Some(base), Work::Requantize) => (**base).clone(),
-            _ => crate::dense::with_rows!(&self.data, rows => self.build_typed(rows, stop))?,
+        let graph = match (&self.base, self.work, self.ty) {
+            (Some(base), Work::Requantize, _) => (**base).clone(),
+            (_, _, ElementType::F32) => self.build_typed::<f32>(stop)?,
+            (_, _, ElementType::F16) => self.build_typed::<u16>(stop)?,
+            (_, _, ElementType::U8) => self.build_typed::<u8>(stop)?,
         };
         if stop() {
             return None;
@@ -529,12 +604,20 @@ impl BuildPlan {
         Some((graph, self.quantize()))
     }
 
+    /// Done reading the rows: drops the pages the build touched from the
+    /// resident set when the vector is `on_disk`.
+    pub(crate) fn release(&self) {
+        if let Some(shared) = &self.source.shared {
+            shared.release();
+        }
+    }
+
     /// Codes for every node of the plan, extending the current ones when
     /// they follow the same quantization.
     fn quantize(&self) -> Option<Quantized> {
         let method = self.quantization.as_ref()?;
         let dim = self.dim;
-        let row = |i: usize| self.has[i].then(|| self.data.read_f32(i * dim, dim));
+        let row = |i: usize| if self.has[i] { self.source.read_f32(self.ty, i as u32) } else { None };
         let total = self.has.len();
         Some(match &self.base_quantized {
             Some(base) if base.nodes() <= total => {
@@ -546,12 +629,12 @@ impl BuildPlan {
         })
     }
 
-    fn vectors<'a, E: Typed>(&'a self, rows: &'a [E]) -> PlanVectors<'a, E> {
-        PlanVectors { dim: self.dim, data: rows, has: &self.has, sim: E::similarity_fn(self.distance) }
+    fn vectors<E: Typed>(&self) -> PlanVectors<'_, E> {
+        PlanVectors { source: &self.source, has: &self.has, sim: E::similarity_fn(self.distance) }
     }
 
-    fn build_typed<E: Typed>(&self, rows: &[E], stop: &(dyn Fn() -> bool + Sync)) -> Option<Hnsw> {
-        let vectors = self.vectors(rows);
+    fn build_typed<E: Typed>(&self, stop: &(dyn Fn() -> bool + Sync)) -> Option<Hnsw> {
+        let vectors = self.vectors::<E>();
         let total = self.has.len() as u32;
         match &self.base {
             Some(base) => {
@@ -573,12 +656,17 @@ impl BuildPlan {
     /// Adds payload_m links for groups of nodes sharing a payload value.
     pub(crate) fn add_payload_links(&self, graph: &mut Hnsw, groups: &[Vec<u32>]) {
         let Some(payload_m) = self.payload_m.filter(|&p| p > 0) else { return };
-        crate::dense::with_rows!(&self.data, rows => {
-            let vectors = self.vectors(rows);
-            for group in groups.iter().filter(|g| g.len() >= self.min_group) {
-                graph.add_subgraph_links(group, payload_m, self.shape.ef_construct, &vectors);
+        fn add<E: Typed>(plan: &BuildPlan, graph: &mut Hnsw, groups: &[Vec<u32>], payload_m: usize) {
+            let vectors = plan.vectors::<E>();
+            for group in groups.iter().filter(|g| g.len() >= plan.min_group) {
+                graph.add_subgraph_links(group, payload_m, plan.shape.ef_construct, &vectors);
             }
-        })
+        }
+        match self.ty {
+            ElementType::F32 => add::<f32>(self, graph, groups, payload_m),
+            ElementType::F16 => add::<u16>(self, graph, groups, payload_m),
+            ElementType::U8 => add::<u8>(self, graph, groups, payload_m),
+        }
     }
 
     /// The new nodes' points as offsets in `store`, for grouping by payload.
@@ -627,9 +715,8 @@ impl BuildPlan {
                 }
                 _ => false,
             };
-            if !linked {
-                let n = node as usize;
-                index.graveyard.insert(node, self.data.row_copy(n * self.dim, self.dim));
+            if !linked && let Some(row) = self.source.row_copy(self.ty, node) {
+                index.graveyard.insert(node, row);
             }
         }
         column.index = Some(index);
@@ -637,19 +724,11 @@ impl BuildPlan {
     }
 }
 
-/// Writes a typed row into rows of the same type at element `at`.
-fn copy_row(data: &mut DenseData, at: usize, row: &DenseRow) {
-    match (data, row) {
-        (DenseData::F32(d), DenseRow::F32(r)) => d[at..at + r.len()].copy_from_slice(r),
-        (DenseData::F16(d), DenseRow::F16(r)) => d[at..at + r.len()].copy_from_slice(r),
-        (DenseData::U8(d), DenseRow::U8(r)) => d[at..at + r.len()].copy_from_slice(r),
-        _ => unreachable!("a column's rows and its index's rows share one element type"),
-    }
-}
-
 // ---- persistence -----------------------------------------------------------
 
-const MAGIC: &[u8; 8] = b"OSPRHNS1";
+const MAGIC: &[u8; 8] = b"OSPRHNS2";
+/// Index files written before quantized codes were kept in them.
+const MAGIC_V1: &[u8; 8] = b"OSPRHNS1";
 
 /// Where the graph of vector `name` is kept in a collection directory.
 pub(crate) fn graph_path(dir: &Path, name: &str) -> PathBuf {
@@ -688,6 +767,13 @@ pub(crate) fn encode_index(column: &DenseColumn, store: &PointStore) -> Option<V
     }
     out.extend_from_slice(&(graph.len() as u64).to_le_bytes());
     out.extend_from_slice(&graph);
+    match ix.quantized.as_deref().filter(|q| q.nodes() == ix.nodes()) {
+        Some(q) => {
+            out.push(1);
+            out.extend_from_slice(&q.to_bytes());
+        }
+        None => out.push(0),
+    }
     let crc = crc32c::crc32c(&out[MAGIC.len()..]);
     out.extend_from_slice(&crc.to_le_bytes());
     Some(out)
@@ -699,9 +785,10 @@ pub(crate) fn encode_index(column: &DenseColumn, store: &PointStore) -> Option<V
 /// exactly until the next build. A file that fails its checks is an error
 /// the caller logs before building afresh.
 pub(crate) fn attach_index(bytes: &[u8], name: &str, store: &mut PointStore) -> std::result::Result<(), String> {
-    if bytes.len() < MAGIC.len() + 4 || &bytes[..MAGIC.len()] != MAGIC {
+    if bytes.len() < MAGIC.len() + 4 || (&bytes[..MAGIC.len()] != MAGIC && &bytes[..MAGIC.len()] != MAGIC_V1) {
         return Err("bad magic".into());
     }
+    let with_codes = &bytes[..MAGIC.len()] == MAGIC;
     let (body, crc) = bytes[MAGIC.len()..].split_at(bytes.len() - MAGIC.len() - 4);
     if crc32c::crc32c(body) != u32::from_le_bytes(crc.try_into().map_err(|_| "short")?) {
         return Err("checksum mismatch".into());
@@ -737,6 +824,17 @@ pub(crate) fn attach_index(bytes: &[u8], name: &str, store: &mut PointStore) -> 
     if graph.len() as usize != nodes {
         return Err(format!("graph has {} nodes, table {nodes}", graph.len()));
     }
+    let quantized = match with_codes && take(1)?[0] == 1 {
+        true => {
+            let rest = &body[pos..];
+            let q = Quantized::from_bytes(rest)?;
+            if q.nodes() != nodes {
+                return Err(format!("{} codes for {nodes} nodes", q.nodes()));
+            }
+            Some(Arc::new(q))
+        }
+        false => None,
+    };
     let ids = &store.offsets;
     let versions = &store.versions;
     let Some(VectorColumn::Dense(column)) = store.columns.get_mut(name) else {
@@ -747,6 +845,7 @@ pub(crate) fn attach_index(bytes: &[u8], name: &str, store: &mut PointStore) -> 
     }
     let mut index =
         DenseIndex::detached(column.present.len(), &column.present, GraphShape { m, ef_construct }, graph);
+    index.quantized = quantized;
     index.offset_of = vec![NONE; nodes];
     for (node, point) in points.into_iter().enumerate() {
         let Some((id, version)) = point else { continue };
