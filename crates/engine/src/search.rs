@@ -902,7 +902,7 @@ fn indexed_nearest(
     let options = SearchOptions::parse(stage.params.as_ref().and_then(|p| p.quantization.as_ref())).unwrap_or_default();
     let kept = |o: usize| stage.exclude.is_empty() || !stage.exclude.contains(&store.ids[o]);
     let Some(filter) = &stage.filter else {
-        return Some(index.search(column, distance, query, stage.limit, ef, options, &kept));
+        return Some(index.search(column, distance, query, stage.limit, ef, options, &kept, false));
     };
     let estimate = store.estimate_cardinality(filter);
     if estimate.max < full_scan {
@@ -949,7 +949,32 @@ fn indexed_nearest(
     let accept = |o: usize| {
         allowed.as_ref().is_none_or(|b| b[o]) && kept(o) && (exact_candidates || filter.matches(&store.view(o)))
     };
-    Some(index.search(column, distance, query, stage.limit, ef, options, &accept))
+    let strict = exact_candidates && linked_matches(store, filter) && hnsw.payload_m.unwrap_or(hnsw.m) > 0;
+    Some(index.search(column, distance, query, stage.limit, ef, options, &accept, strict))
+}
+
+/// Whether the filter is one `match: {value}` on a field whose equal values
+/// the graph links among themselves (payload_m links are built per value of
+/// keyword, integer, uuid and bool indexes): its matches then form a
+/// connected part of the graph, and a walk may keep to them.
+fn linked_matches(store: &PointStore, filter: &Filter) -> bool {
+    use crate::filter::{Condition, Match};
+    use crate::operations::PayloadSchemaType as T;
+    let only_must = filter.should.is_none() && filter.min_should.is_none() && filter.must_not.is_none();
+    let Some([Condition::Field(condition)]) = filter.must.as_deref() else { return false };
+    let only_match = condition.range.is_none()
+        && condition.geo_bounding_box.is_none()
+        && condition.geo_radius.is_none()
+        && condition.geo_polygon.is_none()
+        && condition.values_count.is_none()
+        && condition.is_empty.is_none()
+        && condition.is_null.is_none();
+    let indexed = store
+        .payload_index
+        .get(&condition.key.to_string())
+        .and_then(|schema| schema.schema_type())
+        .is_some_and(|t| matches!(t, T::Keyword | T::Integer | T::Uuid | T::Bool));
+    only_must && only_match && indexed && matches!(condition.r#match, Some(Match::Value(_)))
 }
 
 /// For a sparse vector configured with `modifier: idf`, the query with each

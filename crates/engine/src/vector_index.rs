@@ -172,12 +172,17 @@ impl DenseIndex {
         ef: usize,
         options: SearchOptions,
         accept: &dyn Fn(usize) -> bool,
+        strict: bool,
     ) -> Vec<(f32, usize)> {
-        match column.element_type() {
-            ElementType::F32 => self.search_typed::<f32>(column, distance, query, k, ef, options, accept),
-            ElementType::F16 => self.search_typed::<u16>(column, distance, query, k, ef, options, accept),
-            ElementType::U8 => self.search_typed::<u8>(column, distance, query, k, ef, options, accept),
-        }
+        let run = |strict| match column.element_type() {
+            ElementType::F32 => self.search_typed::<f32>(column, distance, query, k, ef, options, accept, strict),
+            ElementType::F16 => self.search_typed::<u16>(column, distance, query, k, ef, options, accept, strict),
+            ElementType::U8 => self.search_typed::<u8>(column, distance, query, k, ef, options, accept, strict),
+        };
+        let hits = run(strict);
+        // A strict walk that found fewer than k (the matches near the entry
+        // were not linked to the rest) is not trusted: walk again through all.
+        if strict && hits.len() < k { run(false) } else { hits }
     }
 
     /// Quantized codes in use for a search with these options.
@@ -195,6 +200,7 @@ impl DenseIndex {
         ef: usize,
         options: SearchOptions,
         accept: &dyn Fn(usize) -> bool,
+        strict: bool,
     ) -> Vec<(f32, usize)> {
         let query = TypedQuery::<E>::new(query_f32);
         let query = &query.values[..];
@@ -213,7 +219,8 @@ impl DenseIndex {
                 // to the originals (or report the approximate scores).
                 let candidates = options.candidates(k).max(k);
                 let space = QuantizedNodes { index: self, column, query: quantized.query(query_f32) };
-                let found = self.graph.search(&[], candidates, ef.max(candidates), &space, &accept_node);
+                let found =
+                    self.graph.search_filtered(&[], candidates, ef.max(candidates), &space, &accept_node, strict);
                 if options.rescore {
                     let mut hits: Vec<(f32, usize)> = found.into_iter().filter_map(rescore).collect();
                     hits.sort_by(|a, b| distance.cmp_scores(a.0, b.0).then(a.1.cmp(&b.1)));
@@ -229,7 +236,11 @@ impl DenseIndex {
             }
             None => {
                 let vectors = ColumnNodes::<E>::new(column, self, distance);
-                self.graph.search(query, k, ef, &vectors, &accept_node).into_iter().filter_map(rescore).collect()
+                self.graph
+                    .search_filtered(query, k, ef, &vectors, &accept_node, strict)
+                    .into_iter()
+                    .filter_map(rescore)
+                    .collect()
             }
         };
         if !self.unindexed.is_empty() {

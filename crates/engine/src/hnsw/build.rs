@@ -245,7 +245,7 @@ impl<'a, V: NodeVectors + ?Sized> Builder<'a, V> {
                     scratch.results.push(Reverse(e));
                 }
             }
-            search_layer(self, self.vectors, vector, l, self.ef_construct, |_| true, scratch);
+            search_layer(self, self.vectors, vector, l, self.ef_construct, |_| true, false, scratch);
             scratch.take_sorted(&mut found);
             found.retain(|s| s.node != node);
             let cap = if l == 0 { self.cap0() } else { self.m };

@@ -203,6 +203,7 @@ impl Hnsw {
     /// their similarity to `query` as `vectors` computes it. Rejected nodes
     /// are still traversed (so filtered search stays connected) but never
     /// returned. `ef` is raised to at least `k`.
+    #[allow(dead_code, reason = "the entry point of the tests and the bench; the engine passes `strict`")]
     pub fn search<V: NodeVectors + ?Sized>(
         &self,
         query: &[V::Elem],
@@ -210,6 +211,23 @@ impl Hnsw {
         ef: usize,
         vectors: &V,
         accept: &dyn Fn(u32) -> bool,
+    ) -> Vec<(u32, f32)> {
+        self.search_filtered(query, k, ef, vectors, accept, false)
+    }
+
+    /// [`Hnsw::search`]; `strict` scores and expands only accepted nodes at
+    /// level 0 (past the entry point), for a filter whose matches are
+    /// linked among themselves: the walk then costs what an unfiltered one
+    /// does. It may find fewer than `k`; the caller then searches again
+    /// without it.
+    pub fn search_filtered<V: NodeVectors + ?Sized>(
+        &self,
+        query: &[V::Elem],
+        k: usize,
+        ef: usize,
+        vectors: &V,
+        accept: &dyn Fn(u32) -> bool,
+        strict: bool,
     ) -> Vec<(u32, f32)> {
         if k == 0 || self.len == 0 {
             return Vec::new();
@@ -229,7 +247,7 @@ impl Hnsw {
             if accept(current.node) {
                 scratch.results.push(std::cmp::Reverse(current));
             }
-            search_layer(self, vectors, query, 0, ef, accept, scratch);
+            search_layer(self, vectors, query, 0, ef, accept, strict, scratch);
             scratch.take_sorted(&mut found);
         });
         found.iter().take(k).map(|s| (s.node, s.sim)).collect()

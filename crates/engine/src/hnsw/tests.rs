@@ -426,3 +426,33 @@ fn memory_is_reported() {
     // At least the padded level-0 array: 1000 × (2·16 + 1) × 4 bytes.
     assert!(graph.memory_bytes() >= 1_000 * 33 * 4, "{}", graph.memory_bytes());
 }
+
+// A strict walk keeps to the accepted nodes: with sub-graph links among
+// them it finds what the full walk finds, reading far fewer vectors.
+#[test]
+fn strict_walk_over_linked_matches_keeps_recall_and_reads_less() {
+    let (data, queries) = dataset(N, Distance::Cosine);
+    let mut graph = build(Distance::Cosine, &data, 2);
+    let subset: Vec<u32> = (0..N as u32).filter(|&n| build::splitmix64(u64::from(n) ^ 9).is_multiple_of(10)).collect();
+    graph.add_subgraph_links(&subset, 16, 100, &FlatVectors::new(Distance::Cosine, DIM, &data));
+    let accept = |n: u32| subset.binary_search(&n).is_ok();
+    let vectors = Counting { inner: FlatVectors::new(Distance::Cosine, DIM, &data), reads: Default::default() };
+    let (mut found, mut wanted) = (0, 0);
+    let mut reads = [0usize; 2];
+    for query in queries.chunks_exact(DIM) {
+        let truth = brute_force(&vectors.inner, graph.len(), query, K, &accept);
+        for (i, strict) in [false, true].into_iter().enumerate() {
+            let before = vectors.reads.load(std::sync::atomic::Ordering::Relaxed);
+            let got = graph.search_filtered(query, K, 64, &vectors, &accept, strict);
+            reads[i] += vectors.reads.load(std::sync::atomic::Ordering::Relaxed) - before;
+            assert!(got.iter().all(|(n, _)| accept(*n)), "only accepted nodes");
+            if strict {
+                wanted += truth.len();
+                found += got.iter().filter(|(n, _)| truth.iter().any(|(t, _)| t == n)).count();
+            }
+        }
+    }
+    let r = found as f64 / wanted as f64;
+    assert!(r >= 0.95, "strict recall {r:.3}");
+    assert!(reads[1] * 3 < reads[0], "strict read {} vectors, full {}", reads[1], reads[0]);
+}

@@ -168,7 +168,9 @@ pub(super) fn greedy<G: Links + ?Sized, V: NodeVectors + ?Sized>(
 /// accepted nodes found.
 ///
 /// Rejected nodes are still expanded, so a filter never disconnects the
-/// graph; the search stops when the best frontier node is worse than the
+/// graph (unless `strict`: then only accepted nodes are scored, and a
+/// rejected neighbour is passed through to its own neighbours without being
+/// scored); the search stops when the best frontier node is worse than the
 /// worst of `ef` accepted results. Nodes without a vector are neither scored
 /// nor expanded.
 #[allow(clippy::too_many_arguments)]
@@ -179,6 +181,7 @@ pub(super) fn search_layer<G, V, A>(
     level: usize,
     ef: usize,
     accept: A,
+    strict: bool,
     scratch: &mut Scratch,
 ) where
     G: Links + ?Sized,
@@ -189,6 +192,7 @@ pub(super) fn search_layer<G, V, A>(
     // The unvisited neighbours of the node being expanded, with their
     // vectors: one allocation per search, reused for every expansion.
     let mut batch: Vec<(u32, &[V::Elem])> = Vec::new();
+    let mut hops: Vec<u32> = Vec::new();
     let mut worst = if results.len() >= ef { results.peek().map_or(f32::NEG_INFINITY, |r| r.0.sim) } else { f32::NEG_INFINITY };
     while let Some(current) = candidates.pop() {
         if results.len() >= ef && current.sim < worst {
@@ -196,9 +200,22 @@ pub(super) fn search_layer<G, V, A>(
         }
         links.clear();
         graph.links_into(current.node, level, links);
+        if strict {
+            // Rejected neighbours are not scored; their own neighbours are
+            // looked at instead (two hops, as ACORN does), so the accepted
+            // nodes stay connected through them.
+            hops.clear();
+            for &node in links.iter() {
+                if !accept(node) && visited.insert(node) {
+                    graph.links_into(node, level, &mut hops);
+                }
+            }
+            links.append(&mut hops);
+        }
         batch.clear();
         for &node in links.iter() {
-            if visited.insert(node)
+            if (!strict || accept(node))
+                && visited.insert(node)
                 && let Some(v) = vectors.vector(node)
             {
                 // Scoring is bound by memory latency: start loading every
