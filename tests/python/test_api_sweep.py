@@ -1601,10 +1601,14 @@ def test_inference_objects_are_refused_clearly(server, transport, base):
 
 
 @BOTH
-def test_shard_key_management_is_refused_clearly(qc, transport, base):
-    assert_refused(transport, lambda: qc.create_shard_key(base, shard_key="tenant-a"), 501, UNIMPLEMENTED, "not supported")
-    assert_refused(transport, lambda: qc.list_shard_keys(base), 501, UNIMPLEMENTED, "not supported")
-    assert_refused(transport, lambda: qc.delete_shard_key(base, shard_key="tenant-a"), 501, UNIMPLEMENTED, "not supported")
+def test_shard_keys_need_custom_sharding(qc, transport, base):
+    bad = 400 if transport == "rest" else INVALID
+    status, message = error_of(lambda: qc.create_shard_key(base, shard_key="tenant-a"))
+    assert status == bad and "custom sharding" in message, (status, message)
+    listed = qc.list_shard_keys(base)
+    assert not getattr(listed, "shard_keys", listed), listed
+    status, message = error_of(lambda: qc.delete_shard_key(base, shard_key="tenant-a"))
+    assert status == bad and "does not exist" in message, (status, message)
 
 
 @BOTH

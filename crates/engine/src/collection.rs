@@ -28,6 +28,7 @@ use crate::requests::{
     CountRequest, CountResult, Direction, PayloadSelector, PointRequest, Record, ScrollRequest,
     ScrollResult, VectorOutput, WithPayload, WithVector,
 };
+use crate::shard_key::{Access, ShardKey, ShardSelector};
 use crate::segment::{VECTORS_DIR, PointStore, VectorColumn, write_atomically};
 use crate::vector_index::{self, BuildPlan};
 use crate::types::{DEFAULT_VECTOR, Payload, PointId, Vector, VectorStruct};
@@ -260,6 +261,100 @@ impl Collection {
     pub fn delete_field_index(&self, field: &str, wait: bool) -> Result<UpdateResult> {
         let seq = self.write(|_, _| Ok(WalEntry::DeleteIndex(field.to_string())), wait)?;
         Ok(result(seq, wait))
+    }
+
+    // ---- shard keys (custom sharding, see shard_key.rs) --------------------
+
+    /// Creates a shard key. Creating one that exists succeeds and changes
+    /// nothing (Qdrant 1.19). `this_peer` is the only peer a placement may name.
+    pub fn create_shard_key(&self, request: CreateShardKey, this_peer: u64, wait: bool) -> Result<bool> {
+        let key = ShardKey::from_json(&request.shard_key)?;
+        if !custom_sharding(&self.config.read()) {
+            return Err(EngineError::BadRequest(format!(
+                "Shard key {key} cannot be created: collection `{}` does not use custom sharding (sharding_method: custom)",
+                self.name
+            )));
+        }
+        for (name, value) in [("shards_number", request.shards_number), ("replication_factor", request.replication_factor)] {
+            if value == Some(0) {
+                return Err(EngineError::BadInput(format!("Validation error: {name} must be at least 1")));
+            }
+        }
+        if let Some(peer) = request.placement.iter().flatten().find(|&&p| p != this_peer) {
+            return Err(EngineError::BadRequest(format!("Peer {peer} does not exist: this cluster has one peer, {this_peer}")));
+        }
+        if let Some(state) = request.initial_state.as_deref()
+            && !matches!(state, "Active" | "Partial")
+        {
+            return Err(EngineError::BadRequest(format!(
+                "Initial state cannot be {state}, only Active or Partial are allowed"
+            )));
+        }
+        if self.state.read().shard_keys.slot(&key).is_some() {
+            return Ok(true);
+        }
+        self.write(|_, _| Ok(WalEntry::CreateShardKey(key)), wait)?;
+        Ok(true)
+    }
+
+    /// Deletes a shard key and every point written under it.
+    pub fn delete_shard_key(&self, key: &Value, wait: bool) -> Result<bool> {
+        let key = ShardKey::from_json(key)?;
+        self.write(
+            |store, _| match store.shard_keys.slot(&key) {
+                Some(_) => Ok(WalEntry::DeleteShardKey(key.clone())),
+                None => Err(EngineError::BadRequest(format!(
+                    "Sharding key {key} does not exist for collection {}",
+                    self.name
+                ))),
+            },
+            wait,
+        )?;
+        Ok(true)
+    }
+
+    /// The shard keys, in creation order; `None` when the collection does
+    /// not use custom sharding (Qdrant answers `shard_keys: null` then).
+    pub fn shard_keys(&self) -> Option<Vec<ShardKey>> {
+        if !custom_sharding(&self.config.read()) {
+            return None;
+        }
+        Some(self.state.read().shard_keys.keys().map(|(_, k)| k.clone()).collect())
+    }
+
+    /// The local shards as `GET /collections/{c}/cluster` lists them: one
+    /// per shard key (or one for a collection without custom sharding),
+    /// with the points it holds.
+    pub fn local_shards(&self) -> Vec<(u32, Option<ShardKey>, usize)> {
+        let store = self.state.read();
+        if !custom_sharding(&self.config.read()) {
+            return vec![(0, None, store.len())];
+        }
+        let mut counts = std::collections::HashMap::new();
+        for &slot in &store.shard_of {
+            *counts.entry(slot).or_insert(0usize) += 1;
+        }
+        store
+            .shard_keys
+            .keys()
+            .map(|(slot, key)| (slot, Some(key.clone()), counts.get(&slot).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// The shard key slots a read's selector names (`None`: every point).
+    pub(crate) fn read_scope(&self, shard_key: Option<&Value>) -> Result<Option<Vec<u32>>> {
+        let selector = ShardSelector::parse(shard_key)?;
+        if selector == ShardSelector::None {
+            return Ok(None);
+        }
+        self.state.read().shard_keys.resolve(&selector, custom_sharding(&self.config.read()), Access::Read)
+    }
+
+    /// [`Self::read_scope`] as the keys' JSON values, as records carry them.
+    pub(crate) fn read_scope_keys(&self, shard_key: Option<&Value>) -> Result<Option<Vec<Value>>> {
+        let Some(slots) = self.read_scope(shard_key)? else { return Ok(None) };
+        let store = self.state.read();
+        Ok(Some(slots.iter().filter_map(|&s| store.shard_keys.key(s).map(ShardKey::to_json)).collect()))
     }
 
     /// The write path: build the record under the state lock (validation sees
@@ -676,7 +771,7 @@ pub(crate) fn make_record(
         id: store.ids[offset],
         payload: select_payload(&store.payloads[offset], with_payload),
         vector: select_vectors(store, config, offset, with_vector),
-        shard_key: None,
+        shard_key: store.shard_key_of(offset).map(ShardKey::to_json),
         order_value: None,
     }
 }
@@ -892,17 +987,20 @@ fn prepare_batch(
     // Ids that exist at each step of the batch, as far as ids alone tell.
     let mut created: HashSet<PointId> = HashSet::new();
     let mut deleted: HashSet<PointId> = HashSet::new();
-    let exists = |id: &PointId, created: &HashSet<PointId>, deleted: &HashSet<PointId>| {
-        (store.offsets.contains_key(id) || created.contains(id)) && !deleted.contains(id)
-    };
-    let require = |ids: &[PointId], created: &HashSet<PointId>, deleted: &HashSet<PointId>| {
-        match ids.iter().find(|id| !exists(id, created, deleted)) {
-            Some(id) => Err(point_not_found(*id)),
-            None => Ok(()),
-        }
-    };
     let mut out = Vec::with_capacity(ops.len());
     for op in ops {
+        let scope = write_scope(store, config, &op)?;
+        let visible = |id: &PointId| store.offsets.get(id).is_some_and(|&o| store.in_shards(o as usize, scope.as_deref()));
+        let exists = |id: &PointId, created: &HashSet<PointId>, deleted: &HashSet<PointId>| {
+            (visible(id) || created.contains(id)) && !deleted.contains(id)
+        };
+        let require = |ids: &[PointId], created: &HashSet<PointId>, deleted: &HashSet<PointId>| match ids
+            .iter()
+            .find(|id| !exists(id, created, deleted))
+        {
+            Some(id) => Err(point_not_found(*id)),
+            None => Ok(()),
+        };
         let prepared = match op {
             UpdateOperation::Upsert(insert) => {
                 validate_filter(insert.update_filter.as_ref())?;
@@ -1015,26 +1113,60 @@ fn prepare_vectors(config: &CollectionConfig, vector: VectorStruct, _upsert: boo
 }
 
 /// Ids selected by ids and/or a filter, in the current state.
-fn select(store: &PointStore, points: Option<&[PointId]>, filter: Option<&Filter>) -> Vec<PointId> {
+/// Ids selected by ids and/or a filter, in the current state, among the
+/// points under the shard keys of `scope` (`None`: every point).
+fn select(store: &PointStore, points: Option<&[PointId]>, filter: Option<&Filter>, scope: Option<&[u32]>) -> Vec<PointId> {
+    let chosen = |o: usize| store.in_shards(o, scope) && filter.is_none_or(|f| f.matches(&store.view(o)));
     match (points, filter) {
-        (Some(ids), None) => ids.iter().filter(|id| store.offsets.contains_key(id)).copied().collect(),
-        (Some(ids), Some(f)) => ids
-            .iter()
-            .filter(|id| store.offsets.get(id).is_some_and(|&o| f.matches(&store.view(o as usize))))
-            .copied()
-            .collect(),
-        (None, Some(f)) => {
-            store.filter_scan(Some(f)).filter(|&o| f.matches(&store.view(o))).map(|o| store.ids[o]).collect()
+        (Some(ids), _) => {
+            ids.iter().filter(|id| store.offsets.get(id).is_some_and(|&o| chosen(o as usize))).copied().collect()
         }
+        (None, Some(f)) => store.filter_scan(Some(f)).filter(|&o| chosen(o)).map(|o| store.ids[o]).collect(),
         (None, None) => Vec::new(),
     }
 }
 
-fn selector_ids(store: &PointStore, selector: &PointsSelector) -> Vec<PointId> {
+fn selector_ids(store: &PointStore, selector: &PointsSelector, scope: Option<&[u32]>) -> Vec<PointId> {
     match selector {
-        PointsSelector::Ids { points, .. } => select(store, Some(points), None),
-        PointsSelector::Filter { filter, .. } => select(store, None, Some(filter)),
+        PointsSelector::Ids { points, .. } => select(store, Some(points), None, scope),
+        PointsSelector::Filter { filter, .. } => select(store, None, Some(filter), scope),
     }
+}
+
+/// Body of `PUT /collections/{c}/shards`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CreateShardKey {
+    pub shard_key: Value,
+    #[serde(default)]
+    pub shards_number: Option<u32>,
+    #[serde(default)]
+    pub replication_factor: Option<u32>,
+    #[serde(default)]
+    pub placement: Option<Vec<u64>>,
+    #[serde(default)]
+    pub initial_state: Option<String>,
+}
+
+/// Whether the collection routes points by shard keys.
+pub(crate) fn custom_sharding(config: &CollectionConfig) -> bool {
+    config.params.sharding_method == Some(crate::config::ShardingMethod::Custom)
+}
+
+/// The shard key slots a write reaches (`None`: every point, in a
+/// collection without custom sharding). An upsert must name exactly one
+/// key there: a point lives under one key (see `shard_key.rs`).
+fn write_scope(store: &PointStore, config: &CollectionConfig, op: &UpdateOperation) -> Result<Option<Vec<u32>>> {
+    let selector = ShardSelector::parse(op.shard_key())?;
+    let scope = store.shard_keys.resolve(&selector, custom_sharding(config), Access::Write)?;
+    if let (UpdateOperation::Upsert(_), Some(slots)) = (op, &scope)
+        && slots.len() != 1
+    {
+        return Err(EngineError::BadInput(format!(
+            "An upsert writes its points under one shard key, got {}: Osprey keeps one copy of a point",
+            slots.len()
+        )));
+    }
+    Ok(scope)
 }
 
 /// What the write path refuses and replay must not apply either: a record
@@ -1134,6 +1266,18 @@ fn apply_entry(store: &mut PointStore, config: &CollectionConfig, entry: &WalEnt
         WalEntry::DeleteIndex(field) => {
             store.delete_payload_index(field);
         }
+        WalEntry::CreateShardKey(key) => {
+            store.shard_keys.create(key.clone());
+        }
+        WalEntry::DeleteShardKey(key) => {
+            if let Some(slot) = store.shard_keys.delete(key) {
+                let ids: Vec<PointId> =
+                    (0..store.len()).filter(|&o| store.shard_of[o] == slot).map(|o| store.ids[o]).collect();
+                for id in ids {
+                    store.remove(&id);
+                }
+            }
+        }
         WalEntry::Update(ops) => {
             for op in ops {
                 apply_op(store, config, op, seq);
@@ -1154,6 +1298,17 @@ fn stored_vectors(config: &CollectionConfig, vector: &VectorStruct) -> BTreeMap<
 }
 
 fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperation, seq: u64) {
+    // Checked before the record was logged; a record that no longer
+    // resolves (its key deleted in between cannot happen: both go through
+    // the log in order) is skipped rather than applied to the wrong points.
+    let scope = match write_scope(store, config, op) {
+        Ok(scope) => scope,
+        Err(e) => {
+            tracing::error!("a logged write names shard keys that do not resolve ({e}); skipped");
+            return;
+        }
+    };
+    let scope = scope.as_deref();
     match op {
         UpdateOperation::Upsert(insert) => {
             let PointsData::Points(points) = &insert.points else {
@@ -1162,8 +1317,12 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
                 return;
             };
             let mode = insert.update_mode.unwrap_or_default();
+            let slot = scope.and_then(|s| s.first().copied()).unwrap_or(crate::shard_key::NO_SHARD);
             for point in points {
-                let existing = store.offsets.get(&point.id).map(|&o| o as usize);
+                // A point under another shard key is not in this one (Qdrant's
+                // shards are separate stores): the write moves it here.
+                let existing =
+                    store.offsets.get(&point.id).map(|&o| o as usize).filter(|&o| store.in_shards(o, scope));
                 let skip = match (existing, mode) {
                     (Some(_), UpdateMode::InsertOnly) => true,
                     (None, UpdateMode::UpdateOnly) => true,
@@ -1177,23 +1336,25 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
                 }
                 let vectors = stored_vectors(config, &point.vector);
                 store.upsert(point.id, vectors, point.payload.clone().unwrap_or_default(), seq);
+                let offset = store.offsets[&point.id] as usize;
+                store.set_shard(offset, slot);
             }
         }
         UpdateOperation::Delete(selector) => {
-            for id in selector_ids(store, selector) {
+            for id in selector_ids(store, selector, scope) {
                 store.remove(&id);
             }
         }
         UpdateOperation::SetPayload(set) => {
             let key = set.key.as_deref().and_then(|k| k.parse::<JsonPath>().ok());
-            for id in select(store, set.points.as_deref(), set.filter.as_ref()) {
+            for id in select(store, set.points.as_deref(), set.filter.as_ref(), scope) {
                 let offset = store.offsets[&id] as usize;
                 store.update_payload(offset, seq, |payload| payload_path::set_at(payload, key.as_ref(), &set.payload));
             }
         }
         UpdateOperation::OverwritePayload(set) => {
             let key = set.key.as_deref().and_then(|k| k.parse::<JsonPath>().ok());
-            for id in select(store, set.points.as_deref(), set.filter.as_ref()) {
+            for id in select(store, set.points.as_deref(), set.filter.as_ref(), scope) {
                 let offset = store.offsets[&id] as usize;
                 store.update_payload(offset, seq, |payload| match &key {
                     None => *payload = set.payload.clone(),
@@ -1206,7 +1367,7 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
         }
         UpdateOperation::DeletePayload(del) => {
             let paths: Vec<JsonPath> = del.keys.iter().filter_map(|k| k.parse().ok()).collect();
-            for id in select(store, del.points.as_deref(), del.filter.as_ref()) {
+            for id in select(store, del.points.as_deref(), del.filter.as_ref(), scope) {
                 let offset = store.offsets[&id] as usize;
                 store.update_payload(offset, seq, |payload| {
                     for path in &paths {
@@ -1216,7 +1377,7 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
             }
         }
         UpdateOperation::ClearPayload(selector) => {
-            for id in selector_ids(store, selector) {
+            for id in selector_ids(store, selector, scope) {
                 let offset = store.offsets[&id] as usize;
                 store.update_payload(offset, seq, |payload| *payload = Payload::new());
             }
@@ -1225,6 +1386,9 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
             for point in &update.points {
                 let Some(&offset) = store.offsets.get(&point.id) else { continue };
                 let offset = offset as usize;
+                if !store.in_shards(offset, scope) {
+                    continue;
+                }
                 if update.update_filter.as_ref().is_some_and(|f| !f.matches(&store.view(offset))) {
                     continue;
                 }
@@ -1233,7 +1397,7 @@ fn apply_op(store: &mut PointStore, config: &CollectionConfig, op: &UpdateOperat
             }
         }
         UpdateOperation::DeleteVectors(del) => {
-            for id in select(store, del.points.as_deref(), del.filter.as_ref()) {
+            for id in select(store, del.points.as_deref(), del.filter.as_ref(), scope) {
                 let offset = store.offsets[&id] as usize;
                 store.delete_vectors(offset, &del.vector, seq);
             }

@@ -36,6 +36,11 @@ pub trait PointView {
     /// Whether the point has a vector under `name`; `""` is the default unnamed
     /// vector. A name the collection does not know is simply `false`.
     fn has_vector(&self, name: &str) -> bool;
+    /// The slot of the shard key the point was written under
+    /// (`crate::shard_key`), or `NO_SHARD`.
+    fn shard(&self) -> u32 {
+        crate::shard_key::NO_SHARD
+    }
     /// The tokenizer of the full-text index on the field `key`, reached
     /// through the keys of the enclosing nested conditions (`prefix`, each
     /// ending in `[]`), when the point's collection has one there. Text
@@ -107,6 +112,12 @@ pub enum Condition {
     Nested(NestedCondition),
     /// A whole filter used as one condition.
     Filter(Filter),
+    /// The point was written under one of these shard key slots (sorted).
+    /// Built by the engine from a request's shard key selector; never read
+    /// from a request, and never serialised (it exists only while a request
+    /// runs, see `crate::shard_key`).
+    #[serde(skip)]
+    InShards(Vec<u32>),
 }
 
 /// Conditions on the values at one payload key. When several are given the
@@ -802,7 +813,8 @@ impl Condition {
             Condition::IsEmpty(_)
             | Condition::IsNull(_)
             | Condition::HasId(_)
-            | Condition::HasVector(_) => Ok(()),
+            | Condition::HasVector(_)
+            | Condition::InShards(_) => Ok(()),
         }
     }
 }
@@ -956,6 +968,7 @@ impl Condition {
             Condition::HasVector(c) => subject.point.is_some_and(|p| p.has_vector(&c.has_vector)),
             Condition::Nested(c) => c.nested.check(subject),
             Condition::Filter(filter) => filter.check(subject),
+            Condition::InShards(slots) => subject.point.is_some_and(|p| slots.binary_search(&p.shard()).is_ok()),
         }
     }
 }

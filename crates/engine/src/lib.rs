@@ -2,6 +2,7 @@
 //! write-ahead log and search. Nothing here knows about HTTP or gRPC.
 
 mod collection;
+pub mod cluster_ops;
 mod dense;
 pub mod config;
 mod distance;
@@ -20,6 +21,7 @@ pub mod requests;
 mod restriction;
 mod search;
 mod segment;
+mod shard_key;
 mod snapshot;
 mod storage;
 mod vector_file;
@@ -28,10 +30,11 @@ mod view;
 pub mod types;
 pub mod wal;
 
-pub use collection::{Collection, CollectionInfo, PayloadIndexInfo};
+pub use collection::{Collection, CollectionInfo, CreateShardKey, PayloadIndexInfo};
 pub use error::{EngineError, Result};
 pub use snapshot::{Recovery, Skipped, SnapshotDescription, upload_file_name};
 pub use restriction::PayloadRestriction;
+pub use shard_key::ShardKey;
 pub use view::CollectionView;
 pub use storage::{AliasDescription, AliasOperation, ChangeAliasesOperation, Storage, StorageConfig};
 pub use types::{Payload, PointId};

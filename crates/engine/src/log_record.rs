@@ -50,6 +50,10 @@ pub(crate) enum WalEntry {
     Update(Vec<UpdateOperation>),
     CreateIndex(CreateFieldIndex),
     DeleteIndex(String),
+    /// A shard key of a custom-sharded collection is created, or deleted
+    /// with every point written under it.
+    CreateShardKey(crate::shard_key::ShardKey),
+    DeleteShardKey(crate::shard_key::ShardKey),
 }
 
 /// The bytes of `entry` as the log stores them.

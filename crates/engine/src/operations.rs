@@ -243,6 +243,23 @@ pub enum UpdateOperation {
     DeleteVectors(DeleteVectors),
 }
 
+impl UpdateOperation {
+    /// The operation's shard key selector, as the request gave it.
+    pub fn shard_key(&self) -> Option<&Value> {
+        let key = match self {
+            UpdateOperation::Upsert(x) => &x.shard_key,
+            UpdateOperation::Delete(s) | UpdateOperation::ClearPayload(s) => match s {
+                PointsSelector::Ids { shard_key, .. } | PointsSelector::Filter { shard_key, .. } => shard_key,
+            },
+            UpdateOperation::SetPayload(x) | UpdateOperation::OverwritePayload(x) => &x.shard_key,
+            UpdateOperation::DeletePayload(x) => &x.shard_key,
+            UpdateOperation::UpdateVectors(x) => &x.shard_key,
+            UpdateOperation::DeleteVectors(x) => &x.shard_key,
+        };
+        key.as_ref()
+    }
+}
+
 /// Body of `POST /collections/{c}/points/batch`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct UpdateOperations {

@@ -351,7 +351,7 @@ impl Collection {
                     score,
                     payload: select_payload(&store.payloads[o], with_payload),
                     vector: select_vectors(&store, &config, o, with_vector),
-                    shard_key: None,
+                    shard_key: store.shard_key_of(o).map(crate::shard_key::ShardKey::to_json),
                     order_value,
                 })
             })

@@ -34,6 +34,7 @@ use crate::filter::{Filter, PointView};
 use crate::operations::PayloadFieldSchema;
 use crate::payload_index::{Cardinality, FieldIndexes, Tokenizer};
 use crate::payload_path::JsonPath;
+use crate::shard_key::{NO_SHARD, ShardKey, ShardKeys};
 use crate::types::{Payload, PointId, SparseVector, Vector};
 
 const MAGIC: &[u8; 8] = b"OSPRSEG3";
@@ -270,6 +271,11 @@ pub(crate) struct PointStore {
     /// Row files no column reads any more (compacted, converted, dropped):
     /// deleted once a checkpoint that does not name them is durable.
     pub retired: Vec<PathBuf>,
+    /// The shard keys of a collection with custom sharding.
+    pub shard_keys: ShardKeys,
+    /// By offset: the slot of the shard key the point was written under,
+    /// or `NO_SHARD`.
+    pub shard_of: Vec<u32>,
 }
 
 /// A view of one stored point, for filters.
@@ -289,6 +295,10 @@ impl PointView for PointRef<'_> {
 
     fn has_vector(&self, name: &str) -> bool {
         self.store.columns.get(name).is_some_and(|c| c.has(self.offset))
+    }
+
+    fn shard(&self) -> u32 {
+        self.store.shard_of[self.offset]
     }
 
     fn full_text_index(&self, prefix: &[&JsonPath], key: &JsonPath) -> Option<&Tokenizer> {
@@ -504,6 +514,7 @@ impl PointStore {
                 self.offsets.insert(id, offset as u32);
                 self.ids.push(id);
                 self.versions.push(version);
+                self.shard_of.push(NO_SHARD);
                 self.field_indexes.add(offset, &payload);
                 self.payloads.push(payload);
                 for column in self.columns.values_mut() {
@@ -591,6 +602,7 @@ impl PointStore {
         }
         self.ids.swap_remove(offset);
         self.versions.swap_remove(offset);
+        self.shard_of.swap_remove(offset);
         self.payloads.swap_remove(offset);
         for column in self.columns.values_mut() {
             column.swap_remove(offset);
@@ -623,8 +635,20 @@ impl PointStore {
             payload_index: &'a BTreeMap<String, PayloadFieldSchema>,
             multi: BTreeMap<&'a str, &'a Vec<Option<Vec<Vec<f32>>>>>,
             sparse: BTreeMap<&'a str, &'a Vec<Option<SparseVector>>>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            shards: Option<StoredShards<'a>>,
         }
+        /// Written only once a shard key exists, so checkpoints of other
+        /// collections keep their old form.
+        #[derive(Serialize)]
+        struct StoredShards<'a> {
+            keys: &'a ShardKeys,
+            of_point: &'a [u32],
+        }
+        let shards = (self.shard_keys != ShardKeys::default())
+            .then(|| StoredShards { keys: &self.shard_keys, of_point: &self.shard_of });
         let mut meta = Meta {
+            shards,
             ids: &self.ids,
             versions: &self.versions,
             payloads: &self.payloads,
@@ -792,9 +816,16 @@ impl PointStore {
                 return Err(corrupt(&format!("vector column `{name}` has {len} rows, expected {n}")));
             }
         }
+        let (shard_keys, shard_of) = match meta.shards {
+            Some(s) if s.of_point.len() == n => (s.keys, s.of_point),
+            Some(s) => return Err(corrupt(&format!("{} shard tags for {n} points", s.of_point.len()))),
+            None => (ShardKeys::default(), vec![NO_SHARD; n]),
+        };
         let offsets = meta.ids.iter().enumerate().map(|(i, id)| (*id, i as u32)).collect();
         let field_indexes = FieldIndexes::build(&meta.payload_index, &meta.payloads);
         Ok(PointStore {
+            shard_keys,
+            shard_of,
             offsets,
             ids: meta.ids,
             versions: meta.versions,
@@ -809,6 +840,21 @@ impl PointStore {
             },
             retired: Vec::new(),
         })
+    }
+
+    /// Tags the point at `offset` with shard key slot `slot`.
+    pub fn set_shard(&mut self, offset: usize, slot: u32) {
+        self.shard_of[offset] = slot;
+    }
+
+    /// The key the point at `offset` was written under, if any.
+    pub fn shard_key_of(&self, offset: usize) -> Option<&ShardKey> {
+        self.shard_keys.key(self.shard_of[offset])
+    }
+
+    /// Whether the point at `offset` is within `scope` (`None`: every point).
+    pub fn in_shards(&self, offset: usize, scope: Option<&[u32]>) -> bool {
+        scope.is_none_or(|slots| slots.binary_search(&self.shard_of[offset]).is_ok())
     }
 
     /// Path, byte length and checksum of the rows of every row file, for
@@ -867,6 +913,14 @@ struct CheckpointMeta {
     payload_index: BTreeMap<String, PayloadFieldSchema>,
     multi: BTreeMap<String, Vec<Option<Vec<Vec<f32>>>>>,
     sparse: BTreeMap<String, Vec<Option<SparseVector>>>,
+    #[serde(default)]
+    shards: Option<StoredShardsOwned>,
+}
+
+#[derive(Deserialize)]
+struct StoredShardsOwned {
+    keys: ShardKeys,
+    of_point: Vec<u32>,
 }
 
 /// Reads checkpoint metadata that holds payloads nested deeper than JSON

@@ -7,7 +7,8 @@ use std::sync::Arc;
 
 use crate::collection::{Collection, CollectionInfo, select_payload};
 use crate::error::{EngineError, Result};
-use crate::operations::{CreateFieldIndex, PointsSelector, UpdateOperation, UpdateResult};
+use crate::filter::{Condition, Filter};
+use crate::operations::{CreateFieldIndex, UpdateOperation, UpdateResult};
 use crate::requests::{
     all_prefetches,
     ContextPair, CountRequest, CountResult, DiscoverRequest, FacetRequest, FacetResponse, GroupsResult, PointRequest,
@@ -79,20 +80,8 @@ impl CollectionView {
     }
 
     pub fn update_batch(&self, ops: Vec<UpdateOperation>, wait: bool) -> Result<Vec<UpdateResult>> {
-        for op in &ops {
-            let key = match op {
-                UpdateOperation::Upsert(x) => &x.shard_key,
-                UpdateOperation::Delete(PointsSelector::Ids { shard_key, .. })
-                | UpdateOperation::Delete(PointsSelector::Filter { shard_key, .. })
-                | UpdateOperation::ClearPayload(PointsSelector::Ids { shard_key, .. })
-                | UpdateOperation::ClearPayload(PointsSelector::Filter { shard_key, .. }) => shard_key,
-                UpdateOperation::SetPayload(x) | UpdateOperation::OverwritePayload(x) => &x.shard_key,
-                UpdateOperation::DeletePayload(x) => &x.shard_key,
-                UpdateOperation::UpdateVectors(x) => &x.shard_key,
-                UpdateOperation::DeleteVectors(x) => &x.shard_key,
-            };
-            self.refuse_shard_key(key)?;
-        }
+        // Shard key selectors of writes are resolved by the collection,
+        // under the lock that applies them (`collection::write_scope`).
         self.collection.update_batch_restricted(ops, wait, self.restriction.as_ref())
     }
 
@@ -119,7 +108,11 @@ impl CollectionView {
     }
 
     pub fn retrieve(&self, mut request: PointRequest) -> Result<Vec<Record>> {
-        self.refuse_shard_key(&request.shard_key)?;
+        if let Some(keys) = self.collection.read_scope_keys(request.shard_key.as_ref())? {
+            request.shard_key = None;
+            let records = self.retrieve(request)?;
+            return Ok(records.into_iter().filter(|rec| rec.shard_key.as_ref().is_some_and(|k| keys.contains(k))).collect());
+        }
         let Some(r) = &self.restriction else { return self.collection.retrieve(request) };
         let wanted = request.with_payload.replace(WithPayload::Enable(true)).unwrap_or(WithPayload::Enable(true));
         let records = self.collection.retrieve(request)?;
@@ -134,7 +127,7 @@ impl CollectionView {
     }
 
     pub fn scroll(&self, mut request: ScrollRequest) -> Result<ScrollResult> {
-        self.refuse_shard_key(&request.shard_key)?;
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -142,7 +135,7 @@ impl CollectionView {
     }
 
     pub fn count(&self, mut request: CountRequest) -> Result<CountResult> {
-        self.refuse_shard_key(&request.shard_key)?;
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -150,7 +143,7 @@ impl CollectionView {
     }
 
     pub fn facet(&self, mut request: FacetRequest) -> Result<FacetResponse> {
-        self.refuse_shard_key(&request.shard_key)?;
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -158,22 +151,23 @@ impl CollectionView {
     }
 
     pub fn search_matrix_pairs(&self, request: SearchMatrixRequest) -> Result<SearchMatrixPairsResponse> {
-        self.collection.search_matrix_pairs(self.restrict_matrix(request))
+        self.collection.search_matrix_pairs(self.restrict_matrix(request)?)
     }
 
     pub fn search_matrix_offsets(&self, request: SearchMatrixRequest) -> Result<SearchMatrixOffsetsResponse> {
-        self.collection.search_matrix_offsets(self.restrict_matrix(request))
+        self.collection.search_matrix_offsets(self.restrict_matrix(request)?)
     }
 
-    fn restrict_matrix(&self, mut request: SearchMatrixRequest) -> SearchMatrixRequest {
+    fn restrict_matrix(&self, mut request: SearchMatrixRequest) -> Result<SearchMatrixRequest> {
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
-        request
+        Ok(request)
     }
 
     pub fn search(&self, mut request: SearchRequest) -> Result<Vec<ScoredPoint>> {
-        self.refuse_shard_key(&request.shard_key)?;
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
         }
@@ -195,6 +189,10 @@ impl CollectionView {
 
     pub fn query_groups(&self, mut request: QueryGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
         self.refuse_lookups(!request.referenced_collections().is_empty())?;
+        if let Some(slots) = self.collection.read_scope(request.shard_key.as_ref())? {
+            in_shards(&mut request.filter, &slots);
+            request.prefetch = prefetch_in_shards(request.prefetch.take(), &slots);
+        }
         if let Some(r) = &self.restriction {
             self.check_ids(request_ids(request.query.as_ref(), request.prefetch.as_ref()))?;
             request.filter = Some(r.restrict(request.filter.take()));
@@ -204,7 +202,7 @@ impl CollectionView {
     }
 
     pub fn recommend(&self, mut request: RecommendRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
-        self.refuse_shard_key(&request.shard_key)?;
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         self.refuse_lookups(request.lookup_from.is_some())?;
         if let Some(r) = &self.restriction {
             self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
@@ -218,6 +216,7 @@ impl CollectionView {
     }
 
     pub fn recommend_groups(&self, mut request: RecommendGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         self.refuse_lookups(request.lookup_from.is_some() || request.groups.with_lookup.is_some())?;
         if let Some(r) = &self.restriction {
             self.check_ids(request.positive.iter().chain(&request.negative).filter_map(input_id))?;
@@ -227,6 +226,7 @@ impl CollectionView {
     }
 
     pub fn search_groups(&self, mut request: SearchGroupsRequest, storage: &Storage) -> Result<GroupsResult> {
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         self.refuse_lookups(request.groups.with_lookup.is_some())?;
         if let Some(r) = &self.restriction {
             request.filter = Some(r.restrict(request.filter.take()));
@@ -235,6 +235,7 @@ impl CollectionView {
     }
 
     pub fn discover(&self, mut request: DiscoverRequest, storage: &Storage) -> Result<Vec<ScoredPoint>> {
+        self.scope(&mut request.filter, request.shard_key.as_ref())?;
         self.refuse_lookups(request.lookup_from.is_some())?;
         if let Some(r) = &self.restriction {
             let pairs = request.context.iter().flatten().flat_map(|p| [&p.positive, &p.negative]);
@@ -249,7 +250,10 @@ impl CollectionView {
     }
 
     fn restrict_query(&self, mut request: QueryRequest) -> Result<QueryRequest> {
-        self.refuse_shard_key(&request.shard_key)?;
+        if let Some(slots) = self.collection.read_scope(request.shard_key.as_ref())? {
+            in_shards(&mut request.filter, &slots);
+            request.prefetch = prefetch_in_shards(request.prefetch.take(), &slots);
+        }
         self.refuse_lookups(!request.referenced_collections().is_empty())?;
         if let Some(r) = &self.restriction {
             self.check_ids(request_ids(request.query.as_ref(), request.prefetch.as_ref()))?;
@@ -259,16 +263,13 @@ impl CollectionView {
         Ok(request)
     }
 
-    /// One shard per collection: a request naming a shard key names one that
-    /// does not exist, and is refused rather than silently served from all.
-    fn refuse_shard_key(&self, key: &Option<serde_json::Value>) -> Result<()> {
-        match key {
-            Some(key) if !key.is_null() => Err(EngineError::BadRequest(format!(
-                "Shard key {key} not found: collection `{}` has no custom sharding",
-                self.collection.name()
-            ))),
-            _ => Ok(()),
+    /// Narrows a read's filter to the points under the shard keys its
+    /// selector names; no selector reads every key.
+    fn scope(&self, filter: &mut Option<Filter>, shard_key: Option<&serde_json::Value>) -> Result<()> {
+        if let Some(slots) = self.collection.read_scope(shard_key)? {
+            in_shards(filter, &slots);
         }
+        Ok(())
     }
 
     /// A restricted key may not read through `lookup_from` / `with_lookup`:
@@ -361,4 +362,30 @@ fn relevance_feedback_ids(value: &serde_json::Value) -> Vec<PointId> {
         .flatten()
         .filter_map(|item| item.get("example").and_then(as_id));
     target.into_iter().chain(examples).collect()
+}
+
+/// Adds "written under one of `slots`" to `filter`.
+fn in_shards(filter: &mut Option<Filter>, slots: &[u32]) {
+    let condition = Condition::InShards(slots.to_vec());
+    *filter = Some(match filter.take() {
+        None => Filter { must: Some(vec![condition]), ..Default::default() },
+        Some(f) => Filter { must: Some(vec![condition, Condition::Filter(f)]), ..Default::default() },
+    });
+}
+
+/// [`in_shards`] at every level of a prefetch tree: Qdrant runs a whole
+/// query inside the selected shards, so prefetches see no other points.
+fn prefetch_in_shards(prefetch: Option<OneOrMany<Prefetch>>, slots: &[u32]) -> Option<OneOrMany<Prefetch>> {
+    prefetch.map(|p| {
+        OneOrMany::Many(
+            p.into_vec()
+                .into_iter()
+                .map(|mut item| {
+                    in_shards(&mut item.filter, slots);
+                    item.prefetch = prefetch_in_shards(item.prefetch.take(), slots);
+                    item
+                })
+                .collect(),
+        )
+    })
 }

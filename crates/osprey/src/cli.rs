@@ -142,19 +142,19 @@ impl ServeArgs {
     /// One warning per flag that a single node cannot honour, or that changes nothing
     /// in the combination given. Values are not repeated, since a URI could carry
     /// credentials.
-    pub fn ignored_flag_warnings(&self) -> Vec<String> {
+    pub fn ignored_flag_warnings(&self, cluster_enabled: bool) -> Vec<String> {
         let mut warnings = Vec::new();
-        if self.uri.is_some() {
+        if self.uri.is_some() && !cluster_enabled {
             warnings.push(
-                "--uri / QDRANT_URI names this peer in a cluster; Osprey runs a single node, \
+                "--uri / QDRANT_URI names this peer in a cluster; cluster.enabled is false, \
                  so it is ignored"
                     .to_owned(),
             );
         }
         if self.bootstrap.is_some() {
             warnings.push(
-                "--bootstrap / QDRANT_BOOTSTRAP joins a cluster; Osprey runs a single node, \
-                 so it is ignored"
+                "--bootstrap / QDRANT_BOOTSTRAP joins an existing cluster; Osprey cannot join \
+                 other peers yet, so this node starts as the only peer of its own cluster"
                     .to_owned(),
             );
         }
@@ -267,7 +267,7 @@ mod tests {
         );
         // --uri, --bootstrap, --reinit and --stacktrace change nothing on a single node,
         // and --snapshot gives way to --storage-snapshot; each says so.
-        assert_eq!(top.ignored_flag_warnings().len(), 5);
+        assert_eq!(top.ignored_flag_warnings(false).len(), 5);
     }
 
     #[test]
@@ -330,7 +330,7 @@ mod tests {
             disable_telemetry: true,
             ..ServeArgs::default()
         };
-        assert!(args.ignored_flag_warnings().is_empty());
+        assert!(args.ignored_flag_warnings(false).is_empty());
         // Snapshot recovery at startup is honoured: no "ignored" warning.
         for args in [
             &[
@@ -349,13 +349,13 @@ mod tests {
                 bootstrap: None,
                 ..parsed
             }
-            .ignored_flag_warnings();
+            .ignored_flag_warnings(false);
             assert!(warnings.is_empty(), "{args:?}: {warnings:?}");
         }
         let lone_force = ServeArgs {
             force_snapshot: true,
             ..ServeArgs::default()
         };
-        assert_eq!(lone_force.ignored_flag_warnings().len(), 1);
+        assert_eq!(lone_force.ignored_flag_warnings(false).len(), 1);
     }
 }

@@ -33,7 +33,8 @@ pub fn run(args: ServeArgs) -> Result<()> {
     for note in &loaded.notes {
         note.emit();
     }
-    for warning in args.ignored_flag_warnings() {
+    settings.cluster.uri = args.uri.clone().filter(|_| settings.cluster.enabled);
+    for warning in args.ignored_flag_warnings(settings.cluster.enabled) {
         tracing::warn!("{warning}");
     }
     refuse_unsupported(&settings)?;
@@ -385,6 +386,9 @@ mod wiring {
                     osprey_rest::ConsoleOptions {
                         grpc_port: settings.service.grpc_port,
                     }
+                }),
+                cluster: settings.cluster.enabled.then(|| osprey_rest::ClusterMode {
+                    uri: settings.cluster.uri.clone(),
                 }),
             },
         })

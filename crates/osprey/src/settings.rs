@@ -151,10 +151,14 @@ pub struct TlsConfig {
     pub cert_ttl: Option<u64>,
 }
 
-/// `cluster.*`: only `enabled` is understood; Osprey runs one node.
+/// `cluster.*`: `enabled` runs the server as the single voter of its own
+/// cluster; the other keys (p2p, consensus) are accepted for Qdrant configs.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct ClusterConfig {
     pub enabled: bool,
+    /// This peer's URI (`--uri` / `QDRANT_URI`), set from the command line.
+    #[serde(skip)]
+    pub uri: Option<String>,
 }
 
 /// `audit.*` (spec/auth.md §12). Read now; the audit log itself is a later item.
@@ -551,8 +555,9 @@ impl Settings {
             )));
         }
         if self.cluster.enabled {
-            notes.push(Note::warn(
-                "cluster.enabled is true, but Osprey runs a single node; the setting changes nothing",
+            notes.push(Note::info(
+                "cluster.enabled is true: this node runs as the single voter of its own cluster \
+                 (other peers cannot join it yet)",
             ));
         }
         if self.audit.enabled {

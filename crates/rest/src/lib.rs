@@ -59,6 +59,17 @@ pub struct RestOptions {
     /// their matched patterns; when `None` nothing under `/dashboard` is
     /// routed, so nothing there is whitelisted either.
     pub console: Option<osprey_console::ConsoleOptions>,
+    /// `cluster.enabled`: the server runs as the single voter of its own
+    /// cluster. `None` is standalone mode.
+    pub cluster: Option<ClusterMode>,
+}
+
+/// Cluster mode on one peer.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterMode {
+    /// `--uri`: this peer's URI as `/cluster` reports it; without it, the
+    /// address the client used.
+    pub uri: Option<String>,
 }
 
 impl Default for RestOptions {
@@ -69,6 +80,7 @@ impl Default for RestOptions {
             commit: None,
             enable_snapshot_url_recovery: true,
             console: None,
+            cluster: None,
         }
     }
 }

@@ -468,22 +468,22 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
             snapshots::download_full,
         )
         // Shard keys, cluster
-        .add("PUT", "/collections/{collection_name}/shards", todo)
-        .add("GET", "/collections/{collection_name}/shards", todo)
-        .add("POST", "/collections/{collection_name}/shards/delete", todo)
+        .add("PUT", "/collections/{collection_name}/shards", cluster::create_shard_key)
+        .add("GET", "/collections/{collection_name}/shards", cluster::list_shard_keys)
+        .add("POST", "/collections/{collection_name}/shards/delete", cluster::delete_shard_key)
         .add("GET", "/cluster", cluster::status)
-        .add("GET", "/cluster/telemetry", todo)
-        .add("POST", "/cluster/recover", todo)
-        .add("DELETE", "/cluster/peer/{peer_id}", todo)
+        .add("GET", "/cluster/telemetry", cluster::telemetry)
+        .add("POST", "/cluster/recover", cluster::recover)
+        .add("DELETE", "/cluster/peer/{peer_id}", cluster::remove_peer)
         .add(
             "GET",
             "/collections/{collection_name}/cluster",
             cluster::collection_info,
         )
-        .add("POST", "/collections/{collection_name}/cluster", todo)
+        .add("POST", "/collections/{collection_name}/cluster", cluster::update_collection_cluster)
         // Issues
-        .add("GET", "/issues", todo)
-        .add("DELETE", "/issues", todo)
+        .add("GET", "/issues", cluster::issues)
+        .add("DELETE", "/issues", cluster::clear_issues)
         // Router-only service routes
         .add("GET", "/stacktrace", todo)
         .add("GET", "/logger", todo)
@@ -494,10 +494,10 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
             todo,
         )
         .add("GET", "/collections/{collection_name}/memory", todo)
-        .add("GET", "/cluster/metadata/keys", todo)
-        .add("GET", "/cluster/metadata/keys/{key}", todo)
-        .add("PUT", "/cluster/metadata/keys/{key}", todo)
-        .add("DELETE", "/cluster/metadata/keys/{key}", todo)
+        .add("GET", "/cluster/metadata/keys", cluster::metadata_keys)
+        .add("GET", "/cluster/metadata/keys/{key}", cluster::metadata_key)
+        .add("PUT", "/cluster/metadata/keys/{key}", cluster::put_metadata_key)
+        .add("DELETE", "/cluster/metadata/keys/{key}", cluster::delete_metadata_key)
         .add("GET", "/debugger", todo)
         .add("PATCH", "/debugger", todo)
         .add("GET", "/profiler/slow_requests", todo)

@@ -225,7 +225,7 @@ impl<'a> Planner<'a> {
                 self.filter(&inner, &c.nested.filter)
             }
             Condition::Filter(f) => self.filter(prefix, f),
-            Condition::HasVector(_) | Condition::IsEmpty(_) | Condition::IsNull(_) => None,
+            Condition::HasVector(_) | Condition::IsEmpty(_) | Condition::IsNull(_) | Condition::InShards(_) => None,
         }
     }
 

@@ -10,12 +10,13 @@ use qdrant_client::qdrant::{
     DeleteCollection, DeleteShardKeyRequest, DeleteShardKeyResponse, GetCollectionInfoRequest,
     GetCollectionInfoResponse, ListAliasesRequest, ListAliasesResponse,
     ListCollectionAliasesRequest, ListCollectionsRequest, ListCollectionsResponse,
-    ListShardKeysRequest, ListShardKeysResponse, LocalShardInfo, ReplicaState, UpdateCollection,
+    ListShardKeysRequest, ListShardKeysResponse, LocalShardInfo, ReplicaState, ShardKey, ShardKeyDescription,
+    UpdateCollection, shard_key,
     UpdateCollectionClusterSetupRequest, UpdateCollectionClusterSetupResponse,
 };
 use tonic::{Request, Response, Status};
 
-use super::{Shared, Timer, engine, not_supported, on_view};
+use super::{Shared, Timer, engine, on_view};
 use crate::auth::{authorize, caller};
 use crate::conversions::{from_proto, to_proto};
 
@@ -220,17 +221,28 @@ impl Collections for CollectionsService {
             "qdrant.Collections/CollectionClusterInfo",
             Some(&name),
         )?;
-        // A payload-restricted caller gets the count of its own view (spec §15).
-        let points = on_view(&self.shared.storage, &caller, name, |view, _| Ok(view.info()?.points_count)).await?;
+        // A payload-restricted caller gets one shard with the count of its
+        // own view (spec §15); others one shard per shard key.
+        let shards = on_view(&self.shared.storage, &caller, name, |view, _| {
+            if view.is_restricted() {
+                return Ok(vec![(0, None, view.info()?.points_count as usize)]);
+            }
+            Ok(view.collection().local_shards())
+        })
+        .await?;
+        let local_shards: Vec<LocalShardInfo> = shards
+            .into_iter()
+            .map(|(shard_id, key, points)| LocalShardInfo {
+                shard_id,
+                points_count: points as u64,
+                state: ReplicaState::Active as i32,
+                shard_key: key.map(shard_key_proto),
+            })
+            .collect();
         Ok(Response::new(CollectionClusterInfoResponse {
             peer_id: self.peer_id(),
-            shard_count: 1,
-            local_shards: vec![LocalShardInfo {
-                shard_id: 0,
-                points_count: points,
-                state: ReplicaState::Active as i32,
-                shard_key: None,
-            }],
+            shard_count: local_shards.len() as u64,
+            local_shards,
             remote_shards: Vec::new(),
             shard_transfers: Vec::new(),
             resharding_operations: Vec::new(),
@@ -260,12 +272,31 @@ impl Collections for CollectionsService {
         request: Request<UpdateCollectionClusterSetupRequest>,
     ) -> Result<Response<UpdateCollectionClusterSetupResponse>, Status> {
         const RPC: &str = "qdrant.Collections/UpdateCollectionClusterSetup";
-        authorize(
-            &*caller(&request)?,
-            RPC,
-            Some(&request.get_ref().collection_name),
-        )?;
-        Err(not_supported(RPC))
+        use qdrant_client::qdrant::update_collection_cluster_setup_request::Operation;
+        use osprey_engine::cluster_ops::{ClusterOperation as Op, DropShardKey, Replica, ShardTransfer};
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        authorize(&caller, RPC, Some(&request.collection_name))?;
+        let transfer = |shard_id, from_peer_id, to_peer_id| ShardTransfer { shard_id, from_peer_id, to_peer_id, method: None };
+        let operation = match request.operation {
+            None => return Err(Status::invalid_argument("operation is required")),
+            Some(Operation::MoveShard(m)) => Op::MoveShard(transfer(m.shard_id, m.from_peer_id, m.to_peer_id)),
+            Some(Operation::ReplicateShard(m)) => Op::ReplicateShard(transfer(m.shard_id, m.from_peer_id, m.to_peer_id)),
+            Some(Operation::AbortTransfer(m)) => Op::AbortTransfer(transfer(m.shard_id, m.from_peer_id, m.to_peer_id)),
+            Some(Operation::RestartTransfer(m)) => Op::RestartTransfer(transfer(m.shard_id, m.from_peer_id, m.to_peer_id)),
+            Some(Operation::DropReplica(r)) => Op::DropReplica(Replica { shard_id: r.shard_id, peer_id: r.peer_id }),
+            Some(Operation::CreateShardKey(c)) => Op::CreateShardingKey(create_shard_key_body(c)?),
+            Some(Operation::DeleteShardKey(d)) => Op::DropShardingKey(DropShardKey { shard_key: shard_key_json(d.shard_key)? }),
+            Some(Operation::ReplicatePoints(_)) => Op::ReplicatePoints(serde_json::Value::Null),
+        };
+        let peer = self.peer_id();
+        let result = on_view(&self.shared.storage, &caller, request.collection_name, move |view, _| {
+            view.require_unrestricted()?;
+            view.collection().cluster_operation(operation, peer)
+        })
+        .await?;
+        Ok(Response::new(UpdateCollectionClusterSetupResponse { result, time: timer.secs() }))
     }
 
     async fn create_shard_key(
@@ -273,12 +304,18 @@ impl Collections for CollectionsService {
         request: Request<CreateShardKeyRequest>,
     ) -> Result<Response<CreateShardKeyResponse>, Status> {
         const RPC: &str = "qdrant.Collections/CreateShardKey";
-        authorize(
-            &*caller(&request)?,
-            RPC,
-            Some(&request.get_ref().collection_name),
-        )?;
-        Err(not_supported(RPC))
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        authorize(&caller, RPC, Some(&request.collection_name))?;
+        let create = create_shard_key_body(request.request.unwrap_or_default())?;
+        let peer = self.peer_id();
+        let result = on_view(&self.shared.storage, &caller, request.collection_name, move |view, _| {
+            view.require_unrestricted()?;
+            view.collection().create_shard_key(create, peer, true)
+        })
+        .await?;
+        Ok(Response::new(CreateShardKeyResponse { result, time: timer.secs() }))
     }
 
     async fn delete_shard_key(
@@ -286,12 +323,17 @@ impl Collections for CollectionsService {
         request: Request<DeleteShardKeyRequest>,
     ) -> Result<Response<DeleteShardKeyResponse>, Status> {
         const RPC: &str = "qdrant.Collections/DeleteShardKey";
-        authorize(
-            &*caller(&request)?,
-            RPC,
-            Some(&request.get_ref().collection_name),
-        )?;
-        Err(not_supported(RPC))
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let request = request.into_inner();
+        authorize(&caller, RPC, Some(&request.collection_name))?;
+        let key = shard_key_json(request.request.unwrap_or_default().shard_key)?;
+        let result = on_view(&self.shared.storage, &caller, request.collection_name, move |view, _| {
+            view.require_unrestricted()?;
+            view.collection().delete_shard_key(&key, true)
+        })
+        .await?;
+        Ok(Response::new(DeleteShardKeyResponse { result, time: timer.secs() }))
     }
 
     async fn list_shard_keys(
@@ -299,11 +341,62 @@ impl Collections for CollectionsService {
         request: Request<ListShardKeysRequest>,
     ) -> Result<Response<ListShardKeysResponse>, Status> {
         const RPC: &str = "qdrant.Collections/ListShardKeys";
-        authorize(
-            &*caller(&request)?,
-            RPC,
-            Some(&request.get_ref().collection_name),
-        )?;
-        Err(not_supported(RPC))
+        let timer = Timer::start();
+        let caller = caller(&request)?;
+        let name = request.into_inner().collection_name;
+        authorize(&caller, RPC, Some(&name))?;
+        let keys = on_view(&self.shared.storage, &caller, name, |view, _| Ok(view.collection().shard_keys())).await?;
+        Ok(Response::new(ListShardKeysResponse {
+            shard_keys: keys
+                .unwrap_or_default()
+                .into_iter()
+                .map(|k| ShardKeyDescription { key: Some(shard_key_proto(k)) })
+                .collect(),
+            time: timer.secs(),
+        }))
     }
+}
+
+/// The engine's form of a `CreateShardKey` message, validated as Qdrant
+/// validates it (counts of at least 1, a known replica state).
+fn create_shard_key_body(body: qdrant_client::qdrant::CreateShardKey) -> Result<osprey_engine::CreateShardKey, Status> {
+    for (field, value) in [("shards_number", body.shards_number), ("replication_factor", body.replication_factor)] {
+        if value == Some(0) {
+            return Err(Status::invalid_argument(format!(
+                "Validation error in body: [{field}: value 0 invalid, must be 1 or larger]"
+            )));
+        }
+    }
+    let initial_state = body
+        .initial_state
+        .map(|s| {
+            ReplicaState::try_from(s)
+                .map(|s| s.as_str_name().to_string())
+                .map_err(|_| Status::invalid_argument(format!("Unknown replica state {s}")))
+        })
+        .transpose()?;
+    Ok(osprey_engine::CreateShardKey {
+        shard_key: shard_key_json(body.shard_key)?,
+        shards_number: body.shards_number,
+        replication_factor: body.replication_factor,
+        placement: (!body.placement.is_empty()).then_some(body.placement),
+        initial_state,
+    })
+}
+
+/// A shard key from the wire, in the JSON form the engine reads.
+fn shard_key_json(key: Option<ShardKey>) -> Result<serde_json::Value, Status> {
+    match key.and_then(|k| k.key) {
+        Some(shard_key::Key::Keyword(s)) => Ok(serde_json::Value::from(s)),
+        Some(shard_key::Key::Number(n)) => Ok(serde_json::Value::from(n)),
+        None => Err(Status::invalid_argument("shard_key is required")),
+    }
+}
+
+pub(crate) fn shard_key_proto(key: osprey_engine::ShardKey) -> ShardKey {
+    let key = match key {
+        osprey_engine::ShardKey::Keyword(s) => shard_key::Key::Keyword(s),
+        osprey_engine::ShardKey::Number(n) => shard_key::Key::Number(n),
+    };
+    ShardKey { key: Some(key) }
 }

@@ -1,11 +1,8 @@
 //! The four Qdrant services. Handlers decode the message (`from_proto`),
 //! check access (`auth::authorize`), call the same engine operation as the
 //! REST handler on the blocking pool, and encode the answer (`to_proto`).
-//! Rpcs whose operation the engine lacks answer UNIMPLEMENTED, after
-//! authentication and their access check: today the whole `Snapshots`
-//! service and, in `Collections`, `UpdateCollectionClusterSetup`,
-//! `CreateShardKey`, `DeleteShardKey` and `ListShardKeys` (the same set REST
-//! answers 501 for).
+//! Cluster rpcs answer as the single peer of its own cluster does
+//! (`osprey_engine::cluster_ops`).
 
 mod collections;
 mod points;
@@ -68,13 +65,6 @@ where
             "Service internal error: the operation failed: {join}"
         ))),
     }
-}
-
-/// The answer of an rpc this server does not serve yet.
-pub(crate) fn not_supported(rpc: &str) -> Status {
-    Status::unimplemented(format!(
-        "Not implemented: {rpc} is not supported by this server yet"
-    ))
 }
 
 /// Seconds since the call started, for the `time` member of every answer.

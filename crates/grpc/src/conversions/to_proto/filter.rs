@@ -47,6 +47,9 @@ pub(crate) fn condition(condition: Condition) -> proto::Condition {
             filter: Some(filter(c.nested.filter)),
         }),
         Condition::Filter(f) => ConditionOneOf::Filter(filter(f)),
+        // Engine-internal (a shard key selector while a request runs); no
+        // decoded request holds one, and the wire has no form for it.
+        Condition::InShards(_) => ConditionOneOf::Filter(proto::Filter::default()),
     };
     proto::Condition {
         condition_one_of: Some(oneof),

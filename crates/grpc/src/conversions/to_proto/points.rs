@@ -33,7 +33,7 @@ pub(crate) fn scored_point(point: ScoredPoint) -> proto::ScoredPoint {
         score,
         payload: fields,
         vector,
-        shard_key: _,
+        shard_key: key,
         order_value: order,
     } = point;
     proto::ScoredPoint {
@@ -42,7 +42,7 @@ pub(crate) fn scored_point(point: ScoredPoint) -> proto::ScoredPoint {
         score,
         version,
         vectors: vector.map(vectors_output),
-        shard_key: None,
+        shard_key: key.as_ref().and_then(shard_key),
         order_value: order.and_then(order_value),
     }
 }
@@ -53,16 +53,26 @@ pub(crate) fn retrieved_point(record: Record) -> proto::RetrievedPoint {
         id,
         payload: fields,
         vector,
-        shard_key: _,
+        shard_key: key,
         order_value: order,
     } = record;
     proto::RetrievedPoint {
         id: Some(point_id(id)),
         payload: fields.map(payload).unwrap_or_default(),
         vectors: vector.map(vectors_output),
-        shard_key: None,
+        shard_key: key.as_ref().and_then(shard_key),
         order_value: order.and_then(order_value),
     }
+}
+
+/// A point's shard key (a JSON string or integer) in its wire form.
+fn shard_key(key: &serde_json::Value) -> Option<proto::ShardKey> {
+    use proto::shard_key::Key;
+    let key = match key {
+        serde_json::Value::String(s) => Key::Keyword(s.clone()),
+        other => Key::Number(other.as_u64()?),
+    };
+    Some(proto::ShardKey { key: Some(key) })
 }
 
 /// The answer to a write.
