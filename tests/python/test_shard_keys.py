@@ -163,6 +163,18 @@ def test_keys_are_listed_deleted_with_their_points_and_validated(client, server)
     assert sorted((s["shard_key"], s["points_count"]) for s in info["local_shards"] if s["shard_key"] == 7) == [(7, 4)]
     assert info["shard_count"] == 2
 
+    # The router-only local-shard routes read one shard.
+    shard = next(s["shard_id"] for s in info["local_shards"] if s["shard_key"] == 7)
+    base = f"{server.url}/collections/{name}/shards/{shard}"
+    counted = requests.post(f"{base}/points/count", json={"exact": True}, headers=headers).json()["result"]
+    assert counted == {"count": 4}
+    page = requests.post(f"{base}/points/scroll", json={"limit": 10}, headers=headers).json()["result"]
+    assert sorted(p["id"] for p in page["points"]) == [11, 12, 13, 14]
+    got = requests.post(f"{base}/points", json={"ids": [1, 11]}, headers=headers).json()["result"]
+    assert [p["id"] for p in got] == [11]
+    r = requests.post(f"{server.url}/collections/{name}/shards/999/points/count", json={}, headers=headers)
+    assert r.status_code == 404, r.text
+
     assert client.delete_shard_key(name, 7) is True
     assert client.count(name, exact=True).count == 4
     message = error_of(lambda: client.delete_shard_key(name, 7))

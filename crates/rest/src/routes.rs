@@ -506,22 +506,22 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/points",
-            todo,
+            cluster::local_shard_points,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/points/scroll",
-            todo,
+            cluster::local_shard_scroll,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/points/count",
-            todo,
+            cluster::local_shard_count,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/cleanup",
-            todo,
+            cluster::local_shard_cleanup,
         )
         .add(
             "POST",

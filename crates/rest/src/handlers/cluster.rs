@@ -15,6 +15,7 @@ use http::header::HOST;
 use serde_json::{Value, json};
 
 use osprey_engine::cluster_ops::ClusterOperation;
+use osprey_engine::requests::{CountRequest, CountResult, PointRequest, Record, ScrollRequest, ScrollResult};
 use osprey_engine::{CreateShardKey, EngineError};
 use serde::Deserialize;
 
@@ -319,4 +320,74 @@ fn change_metadata(state: &AppState, change: impl FnOnce(&mut serde_json::Map<St
     state.storage.meta_put(METADATA_KEY, &bytes).map_err(RestError::Engine)?;
     state.meta_changes.fetch_add(1, Ordering::Relaxed);
     Ok(())
+}
+
+/// The selector that reads shard `shard` alone: its shard key in a
+/// custom-sharded collection, nothing for the one shard of any other.
+fn shard_selector(view: &osprey_engine::CollectionView, shard: u32) -> Result<Option<Value>, EngineError> {
+    let shards = view.collection().local_shards();
+    match shards.into_iter().find(|(id, _, _)| *id == shard) {
+        Some((_, key, _)) => Ok(key.map(|k| k.to_json())),
+        None => Err(EngineError::NotFound(format!(
+            "Shard {shard} does not exist in collection `{}`",
+            view.collection().name()
+        ))),
+    }
+}
+
+/// `POST /collections/{c}/shards/{shard}/points`: points of one local shard.
+pub(crate) async fn local_shard_points(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, shard)): Path<(String, u32)>,
+    Json(mut request): Json<PointRequest>,
+) -> RestResult<ApiOk<Vec<Record>>> {
+    let records = on_view(&state, caller, name, move |view, _| {
+        request.shard_key = shard_selector(&view, shard)?;
+        view.retrieve(request)
+    })
+    .await?;
+    Ok(ApiOk(records))
+}
+
+/// `POST /collections/{c}/shards/{shard}/points/scroll`.
+pub(crate) async fn local_shard_scroll(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, shard)): Path<(String, u32)>,
+    Json(mut request): Json<ScrollRequest>,
+) -> RestResult<ApiOk<ScrollResult>> {
+    let page = on_view(&state, caller, name, move |view, _| {
+        request.shard_key = shard_selector(&view, shard)?;
+        view.scroll(request)
+    })
+    .await?;
+    Ok(ApiOk(page))
+}
+
+/// `POST /collections/{c}/shards/{shard}/points/count`.
+pub(crate) async fn local_shard_count(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, shard)): Path<(String, u32)>,
+    Json(mut request): Json<CountRequest>,
+) -> RestResult<ApiOk<CountResult>> {
+    let count = on_view(&state, caller, name, move |view, _| {
+        request.shard_key = shard_selector(&view, shard)?;
+        view.count(request)
+    })
+    .await?;
+    Ok(ApiOk(count))
+}
+
+/// `POST /collections/{c}/shards/{shard}/cleanup`: drops points a shard no
+/// longer owns after resharding. Shards here never reshard, so a shard
+/// that exists owns every point it holds and nothing is dropped.
+pub(crate) async fn local_shard_cleanup(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path((name, shard)): Path<(String, u32)>,
+) -> RestResult<ApiOk<bool>> {
+    on_view(&state, caller, name, move |view, _| shard_selector(&view, shard).map(|_| ())).await?;
+    Ok(ApiOk(true))
 }
