@@ -138,3 +138,16 @@ def test_cluster_metadata_needs_cluster_mode(server):
     r = call(server, "GET", "/cluster/metadata/keys")
     assert r.status_code == 500, r.text
     assert "cluster mode" in r.json()["status"]["error"]
+
+
+def test_the_log_level_changes_at_run_time(server):
+    before = call(server, "GET", "/logger").json()["result"]
+    assert before["on_disk"] == {"enabled": False}
+    assert call(server, "POST", "/logger", json={"log_level": "debug"}).json()["result"] is True
+    assert call(server, "GET", "/logger").json()["result"]["log_level"] == "debug"
+    r = call(server, "POST", "/logger", json={"log_level": "loud=[["})
+    assert r.status_code == 400 and "not a valid log level" in r.text, r.text
+    r = call(server, "POST", "/logger", json={"on_disk": {"enabled": True, "log_file": "/etc/passwd"}})
+    assert r.status_code == 400 and "config file" in r.text, r.text
+    assert call(server, "GET", "/logger").json()["result"]["log_level"] == "debug"
+    call(server, "POST", "/logger", json={"log_level": before["log_level"]})

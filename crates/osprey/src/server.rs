@@ -170,6 +170,32 @@ async fn serve(settings: Settings, args: &ServeArgs) -> Result<()> {
 
 /// `RUST_LOG` wins; otherwise Qdrant's `log_level` (a level or a filter). Logs go to
 /// stderr, so stdout carries only the one-time bootstrap key block.
+/// The running log filter, for `GET/POST /logger`.
+static LOG_FILTER: std::sync::OnceLock<Arc<dyn osprey_rest::LogControl>> = std::sync::OnceLock::new();
+
+/// [`osprey_rest::LogControl`] over the subscriber's reloadable filter.
+struct ReloadableLevel<H>(H);
+
+impl<H> std::fmt::Debug for ReloadableLevel<H> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReloadableLevel")
+    }
+}
+
+impl<S> osprey_rest::LogControl for ReloadableLevel<tracing_subscriber::reload::Handle<EnvFilter, S>>
+where
+    S: Send + Sync + 'static,
+{
+    fn level(&self) -> String {
+        self.0.with_current(|f| f.to_string()).unwrap_or_default()
+    }
+
+    fn set_level(&self, level: &str) -> std::result::Result<(), String> {
+        let filter = EnvFilter::try_new(level).map_err(|e| format!("`{level}` is not a valid log level: {e}"))?;
+        self.0.reload(filter).map_err(|e| e.to_string())
+    }
+}
+
 fn init_tracing(log_level: &str) {
     let mut problem = None;
     let filter = match std::env::var("RUST_LOG") {
@@ -186,11 +212,14 @@ fn init_tracing(log_level: &str) {
             EnvFilter::new("info")
         }),
     };
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .init();
+        .with_filter_reloading();
+    let handle = builder.reload_handle();
+    builder.init();
+    let _ = LOG_FILTER.set(Arc::new(ReloadableLevel(handle)));
     if let Some(problem) = problem {
         tracing::warn!("{problem}");
     }
@@ -387,6 +416,7 @@ mod wiring {
                         grpc_port: settings.service.grpc_port,
                     }
                 }),
+                logger: LOG_FILTER.get().cloned(),
                 cluster: settings.cluster.enabled.then(|| osprey_rest::ClusterMode {
                     uri: settings.cluster.uri.clone(),
                 }),

@@ -62,6 +62,17 @@ pub struct RestOptions {
     /// `cluster.enabled`: the server runs as the single voter of its own
     /// cluster. `None` is standalone mode.
     pub cluster: Option<ClusterMode>,
+    /// The process's log filter, read and changed by `GET/POST /logger`;
+    /// `None` (tests, embedders) answers those routes 400.
+    pub logger: Option<std::sync::Arc<dyn LogControl>>,
+}
+
+/// The log level of the running process.
+pub trait LogControl: Send + Sync + std::fmt::Debug {
+    /// The filter in effect, as `tracing`'s `EnvFilter` prints it.
+    fn level(&self) -> String;
+    /// Replaces the filter; an invalid one is refused and changes nothing.
+    fn set_level(&self, level: &str) -> Result<(), String>;
 }
 
 /// Cluster mode on one peer.
@@ -81,6 +92,7 @@ impl Default for RestOptions {
             enable_snapshot_url_recovery: true,
             console: None,
             cluster: None,
+            logger: None,
         }
     }
 }

@@ -13,7 +13,7 @@ use axum::routing::{MethodFilter, on};
 use http::Method;
 use osprey_auth::RuleKind;
 
-use crate::handlers::{cluster, collections, points, search, service, snapshots, unsupported};
+use crate::handlers::{cluster, collections, logger, points, search, service, snapshots, unsupported};
 use crate::state::AppState;
 
 /// One registered route.
@@ -486,8 +486,8 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add("DELETE", "/issues", cluster::clear_issues)
         // Router-only service routes
         .add("GET", "/stacktrace", todo)
-        .add("GET", "/logger", todo)
-        .add("POST", "/logger", todo)
+        .add("GET", "/logger", logger::get)
+        .add("POST", "/logger", logger::update)
         .add(
             "POST",
             "/collections/{collection_name}/truncate_unapplied_wal",

@@ -30,7 +30,23 @@ use axum::body::{Body, to_bytes};
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use osprey_auth::{AuthConfig, Authenticator};
 use osprey_engine::{Storage, StorageConfig};
-use osprey_rest::{ClusterMode, RestContext, RestOptions, router};
+use osprey_rest::{ClusterMode, LogControl, RestContext, RestOptions, router};
+
+/// A log level kept in memory: `/logger` answers, and the test process's
+/// own logging is left alone.
+#[derive(Debug, Default)]
+struct LevelInMemory(std::sync::Mutex<String>);
+
+impl LogControl for LevelInMemory {
+    fn level(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    fn set_level(&self, level: &str) -> Result<(), String> {
+        *self.0.lock().unwrap() = level.to_string();
+        Ok(())
+    }
+}
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use tower::ServiceExt;
@@ -491,7 +507,11 @@ impl Server {
             keys: None,
             // Cluster mode on one peer: the router-only cluster routes
             // (metadata keys) answer there, as in a Qdrant cluster.
-            options: RestOptions { cluster: Some(ClusterMode::default()), ..RestOptions::default() },
+            options: RestOptions {
+                cluster: Some(ClusterMode::default()),
+                logger: Some(std::sync::Arc::new(LevelInMemory::default())),
+                ..RestOptions::default()
+            },
         });
         Server { app, dir }
     }

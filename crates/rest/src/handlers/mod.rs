@@ -4,6 +4,7 @@
 
 pub(crate) mod cluster;
 pub(crate) mod collections;
+pub(crate) mod logger;
 pub(crate) mod points;
 pub(crate) mod search;
 pub(crate) mod service;
