@@ -33,9 +33,9 @@ fn builder() -> Builder<'static> {
         .include_reflection_service(false)
         .register_encoded_file_descriptor_set(PUBLIC_DESCRIPTORS)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET);
-    ADVERTISED
-        .iter()
-        .fold(builder, |builder, service| builder.with_service_name(*service))
+    ADVERTISED.iter().fold(builder, |builder, service| {
+        builder.with_service_name(*service)
+    })
 }
 
 /// `grpc.reflection.v1.ServerReflection`.
@@ -127,10 +127,18 @@ mod tests {
                 Type::Bool => prost::encoding::bool::encode(tag, &true, &mut out),
                 // An empty nested message: present, with every field default.
                 Type::Message => {
-                    prost::encoding::encode_key(tag, prost::encoding::WireType::LengthDelimited, &mut out);
+                    prost::encoding::encode_key(
+                        tag,
+                        prost::encoding::WireType::LengthDelimited,
+                        &mut out,
+                    );
                     prost::encoding::encode_varint(0, &mut out);
                 }
-                other => panic!("{}.{}: no sample for {other:?}", message.name(), field.name()),
+                other => panic!(
+                    "{}.{}: no sample for {other:?}",
+                    message.name(),
+                    field.name()
+                ),
             }
             // A repeated field gets a second element, so a scalar field in
             // the struct (which would keep only the last) cannot pass.
@@ -200,8 +208,14 @@ mod tests {
                 "{}",
                 method.name()
             );
-            assert_eq!(method.input_type(), format!(".qdrant.{}Request", method.name()));
-            assert_eq!(method.output_type(), format!(".qdrant.{}Response", method.name()));
+            assert_eq!(
+                method.input_type(),
+                format!(".qdrant.{}Request", method.name())
+            );
+            assert_eq!(
+                method.output_type(),
+                format!(".qdrant.{}Response", method.name())
+            );
         }
     }
 }

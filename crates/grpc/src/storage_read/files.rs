@@ -246,7 +246,9 @@ fn relative_path(path: &str) -> Result<&Path> {
         return Err(FileError::Invalid("The path must not be empty".into()));
     }
     if path.contains('\0') {
-        return Err(FileError::Invalid(format!("The path {path:?} contains NUL")));
+        return Err(FileError::Invalid(format!(
+            "The path {path:?} contains NUL"
+        )));
     }
     let relative = Path::new(path);
     for component in relative.components() {
@@ -355,7 +357,9 @@ mod tests {
         assert_eq!(root.open_file("up/coll/a.bin").unwrap().len, 10);
         let listed = root.list("").unwrap();
         assert!(
-            !listed.iter().any(|p| p.contains("out") || p.starts_with("up")),
+            !listed
+                .iter()
+                .any(|p| p.contains("out") || p.starts_with("up")),
             "{listed:?}"
         );
     }

@@ -18,10 +18,10 @@ use serde_json::json;
 use tonic::codegen::tokio_stream;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 use crate::support::{ADMIN, TestServer, jwt};
 
@@ -214,18 +214,20 @@ pub async fn reflected_services(
         return reflected_services_v1alpha(channel, headers).await;
     }
     let request = ServerReflectionRequest {
-            host: String::new(),
-            message_request: Some(MessageRequest::ListServices(String::new())),
-        };
-        let mut answers = ServerReflectionClient::new(channel.clone())
-            .server_reflection_info(with_meta(tokio_stream::iter([request]), headers)?)
-            .await?
-            .into_inner();
+        host: String::new(),
+        message_request: Some(MessageRequest::ListServices(String::new())),
+    };
+    let mut answers = ServerReflectionClient::new(channel.clone())
+        .server_reflection_info(with_meta(tokio_stream::iter([request]), headers)?)
+        .await?
+        .into_inner();
     match answers.message().await?.and_then(|a| a.message_response) {
         Some(MessageResponse::ListServicesResponse(list)) => {
             Ok(list.service.into_iter().map(|s| s.name).collect())
         }
-        other => Err(Status::unknown(format!("test: unexpected answer {other:?}"))),
+        other => Err(Status::unknown(format!(
+            "test: unexpected answer {other:?}"
+        ))),
     }
 }
 
@@ -248,7 +250,9 @@ async fn reflected_services_v1alpha(
         Some(MessageResponse::ListServicesResponse(list)) => {
             Ok(list.service.into_iter().map(|s| s.name).collect())
         }
-        other => Err(Status::unknown(format!("test: unexpected answer {other:?}"))),
+        other => Err(Status::unknown(format!(
+            "test: unexpected answer {other:?}"
+        ))),
     }
 }
 
@@ -267,7 +271,9 @@ async fn descriptor_of(channel: &Channel, symbol: &str) -> Result<Vec<Vec<u8>>, 
         Some(MessageResponse::ErrorResponse(e)) => {
             Err(Status::new(Code::from(e.error_code), e.error_message))
         }
-        other => Err(Status::unknown(format!("test: unexpected answer {other:?}"))),
+        other => Err(Status::unknown(format!(
+            "test: unexpected answer {other:?}"
+        ))),
     }
 }
 
@@ -293,8 +299,11 @@ async fn server_with(collections: &[&str]) -> (TestServer, Channel) {
             .unwrap();
         admin
             .upsert_points(
-                UpsertPointsBuilder::new(*name, vec![PointStruct::new(1, vec![1.0, 2.0], Payload::new())])
-                    .wait(true),
+                UpsertPointsBuilder::new(
+                    *name,
+                    vec![PointStruct::new(1, vec![1.0, 2.0], Payload::new())],
+                )
+                .wait(true),
             )
             .await
             .unwrap();
@@ -327,12 +336,23 @@ async fn reflection_lists_the_six_services() {
         .collect();
     assert_eq!(alpha, six);
     // Any valid credential will do, even one for another collection.
-    let other = jwt(json!({"access": [{"collection": "x", "access": "r"}]}), ADMIN);
-    assert_eq!(reflected_services(&channel, &key(&other), true).await.unwrap().len(), 6);
+    let other = jwt(
+        json!({"access": [{"collection": "x", "access": "r"}]}),
+        ADMIN,
+    );
+    assert_eq!(
+        reflected_services(&channel, &key(&other), true)
+            .await
+            .unwrap()
+            .len(),
+        6
+    );
     for v1 in [true, false] {
         let refused = reflected_services(&channel, &[], v1).await.unwrap_err();
         assert_eq!(refused.code(), Code::Unauthenticated);
-        let refused = reflected_services(&channel, &key("wrong"), v1).await.unwrap_err();
+        let refused = reflected_services(&channel, &key("wrong"), v1)
+            .await
+            .unwrap_err();
         assert_eq!(refused.code(), Code::Unauthenticated);
     }
 }
@@ -384,7 +404,8 @@ async fn every_described_rpc_is_served() {
         let files = descriptor_of(&channel, service).await.unwrap();
         let (package, name) = service.rsplit_once('.').unwrap();
         for file in files {
-            let file: prost_types::FileDescriptorProto = prost::Message::decode(file.as_slice()).unwrap();
+            let file: prost_types::FileDescriptorProto =
+                prost::Message::decode(file.as_slice()).unwrap();
             if file.package() != package {
                 continue;
             }
@@ -422,8 +443,15 @@ async fn reads_a_collection_file() {
     )
     .await
     .unwrap();
-    assert!(listed.paths.contains(&PROBE.to_owned()), "{:?}", listed.paths);
-    assert!(listed.paths.len() > 1, "the engine's own files are listed too");
+    assert!(
+        listed.paths.contains(&PROBE.to_owned()),
+        "{:?}",
+        listed.paths
+    );
+    assert!(
+        listed.paths.len() > 1,
+        "the engine's own files are listed too"
+    );
     let only: ListFilesResponse = unary(
         &channel,
         key,
@@ -525,7 +553,9 @@ async fn reads_a_collection_file() {
 
     // A large file streams in 1 MiB chunks that add up to it.
     let dir = write_probe(&server, "c");
-    let big: Vec<u8> = (0..(2 * 1024 * 1024 + 123)).map(|i| (i % 251) as u8).collect();
+    let big: Vec<u8> = (0..(2 * 1024 * 1024 + 123))
+        .map(|i| (i % 251) as u8)
+        .collect();
     std::fs::create_dir_all(dir.join("sub")).unwrap();
     std::fs::write(dir.join("sub/big.bin"), &big).unwrap();
     let chunks = read_stream(
@@ -586,16 +616,38 @@ async fn bad_paths_and_ranges_are_refused() {
             length,
         };
         async move {
-            unary::<_, DataResponse>(&channel, &key(ADMIN), "/qdrant.StorageRead/ReadBytes", message)
-                .await
+            unary::<_, DataResponse>(
+                &channel,
+                &key(ADMIN),
+                "/qdrant.StorageRead/ReadBytes",
+                message,
+            )
+            .await
         }
     };
-    let d_dir = server.storage.collection("d").unwrap().storage_dir().to_path_buf();
+    let d_dir = server
+        .storage
+        .collection("d")
+        .unwrap()
+        .storage_dir()
+        .to_path_buf();
     let d_name = d_dir.file_name().unwrap().to_str().unwrap().to_owned();
     let cases: Vec<(&str, String, u64, u64, Code)> = vec![
         ("c", "../outside.txt".into(), 0, 1, Code::InvalidArgument),
-        ("c", format!("../{d_name}/{PROBE}"), 0, 1, Code::InvalidArgument),
-        ("c", d_dir.join(PROBE).to_str().unwrap().into(), 0, 1, Code::InvalidArgument),
+        (
+            "c",
+            format!("../{d_name}/{PROBE}"),
+            0,
+            1,
+            Code::InvalidArgument,
+        ),
+        (
+            "c",
+            d_dir.join(PROBE).to_str().unwrap().into(),
+            0,
+            1,
+            Code::InvalidArgument,
+        ),
         ("c", "/etc/hostname".into(), 0, 1, Code::InvalidArgument),
         ("c", String::new(), 0, 1, Code::InvalidArgument),
         ("c", "link_out".into(), 0, 1, Code::NotFound),
@@ -604,7 +656,13 @@ async fn bad_paths_and_ranges_are_refused() {
         ("nope", PROBE.into(), 0, 1, Code::NotFound),
         ("c", PROBE.into(), 10, 7, Code::OutOfRange),
         ("c", PROBE.into(), u64::MAX, 2, Code::OutOfRange),
-        ("c", PROBE.into(), 0, 65 * 1024 * 1024, Code::InvalidArgument),
+        (
+            "c",
+            PROBE.into(),
+            0,
+            65 * 1024 * 1024,
+            Code::InvalidArgument,
+        ),
     ];
     for (collection, path, offset, length, code) in cases {
         let status = read(collection, &path, offset, length).await.unwrap_err();
@@ -646,21 +704,38 @@ async fn aliases_and_scoped_tokens() {
             path: PROBE.into(),
         };
         async move {
-            unary::<_, DataResponse>(&channel, &key(&token), "/qdrant.StorageRead/ReadWhole", message)
-                .await
+            unary::<_, DataResponse>(
+                &channel,
+                &key(&token),
+                "/qdrant.StorageRead/ReadWhole",
+                message,
+            )
+            .await
         }
     };
-    assert_eq!(whole("c_alias", ADMIN.into()).await.unwrap().data, PROBE_BYTES);
-    let prw = jwt(json!({"access": [{"collection": "c", "access": "prw"}]}), ADMIN);
+    assert_eq!(
+        whole("c_alias", ADMIN.into()).await.unwrap().data,
+        PROBE_BYTES
+    );
+    let prw = jwt(
+        json!({"access": [{"collection": "c", "access": "prw"}]}),
+        ADMIN,
+    );
     assert_eq!(whole("c", prw.clone()).await.unwrap().data, PROBE_BYTES);
     let refused = whole("d", prw.clone()).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
-    assert_eq!(refused.message(), "Forbidden: Access to collection d is required");
+    assert_eq!(
+        refused.message(),
+        "Forbidden: Access to collection d is required"
+    );
     // The literal name is checked, as everywhere: `c` does not cover its alias.
     let refused = whole("c_alias", prw).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
     // Not revealed to a token without access: missing collections are refused too.
-    let other = jwt(json!({"access": [{"collection": "d", "access": "r"}]}), ADMIN);
+    let other = jwt(
+        json!({"access": [{"collection": "d", "access": "r"}]}),
+        ADMIN,
+    );
     let refused = whole("missing", other).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied);
 }
