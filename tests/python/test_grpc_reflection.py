@@ -20,6 +20,7 @@ import secrets
 
 import grpc
 import pytest
+import requests
 from google.protobuf import descriptor_pool
 from grpc_requests import Client
 from qdrant_client import QdrantClient, models
@@ -227,3 +228,24 @@ def test_storage_read_cannot_leave_the_directory(srv, collections):
     with pytest.raises(grpc.RpcError) as info:
         read("escape")
     assert "outside the storage" not in (info.value.details() or "")
+
+
+def test_storage_read_refuses_a_payload_restricted_key(srv, collections):
+    """Raw files hold every point's payload: a database API key limited to
+    matching points (spec auth.md §15) must not read around its filter."""
+
+    def create_key(rule: dict) -> str:
+        body = {"name": "storage read " + secrets.token_hex(4), "access_rules": [{"collection_access": rule}]}
+        answer = requests.post(f"{srv.url}/api-keys", json=body, headers={"api-key": srv.api_key}, timeout=10)
+        assert answer.status_code == 200, answer.text
+        return answer.json()["result"]["key"]
+
+    restricted = create_key({"collection_name": "a", "access_type": "read", "payload": {"k": "a"}})
+    client = reflection_client(srv, restricted)
+    with pytest.raises(grpc.RpcError) as info:
+        client.request(SR, "ReadWhole", {"collection_name": "a", "path": "probe.bin"})
+    assert info.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert info.value.details() == "Forbidden: Payload restriction on collection a forbids this operation"
+    plain = create_key({"collection_name": "a", "access_type": "read"})
+    data = reflection_client(srv, plain).request(SR, "ReadWhole", {"collection_name": "a", "path": "probe.bin"}, raw_output=True)
+    assert len(data.data) == 3000

@@ -79,7 +79,7 @@ impl StorageRead {
         // points must not read around its filter (spec `auth.md` §15).
         if caller.payload_restriction(collection).is_some() {
             return Err(Status::permission_denied(format!(
-                "Forbidden: Storage files cannot be read with a payload-restricted key for collection {collection}"
+                "Forbidden: Payload restriction on collection {collection} forbids this operation"
             )));
         }
         let dir: PathBuf = self
