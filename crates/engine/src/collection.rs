@@ -144,6 +144,12 @@ impl Collection {
         self.config.read().clone()
     }
 
+    /// The directory holding this collection's files. Read-only tooling (gRPC
+    /// `StorageRead`) serves files under it and must stay inside it.
+    pub fn storage_dir(&self) -> &Path {
+        &self.dir
+    }
+
     pub(crate) fn dir_name(&self) -> String {
         self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
     }

@@ -1,7 +1,9 @@
 //! Osprey's gRPC front end: Qdrant 1.18.3's gRPC API on port 6334 (the
-//! `qdrant.Qdrant`, `qdrant.Collections`, `qdrant.Points` and
-//! `qdrant.Snapshots` services, plus `grpc.health.v1.Health`), so the
-//! official clients work unchanged with `prefer_grpc` or by default.
+//! `qdrant.Qdrant`, `qdrant.Collections`, `qdrant.Points`,
+//! `qdrant.Snapshots` and `qdrant.StorageRead` services, plus
+//! `grpc.health.v1.Health` and server reflection), so the official clients
+//! work unchanged with `prefer_grpc` or by default, and reflection-based
+//! tools need no protos.
 //!
 //! A call passes, outermost first (spec `auth.md` §4):
 //! 1. authentication (`auth.rs`): credential from `api-key` /
@@ -21,7 +23,9 @@
 mod auth;
 mod conversions;
 mod error;
+mod reflection;
 mod server;
 mod services;
+mod storage_read;
 
 pub use server::{GrpcContext, TlsIdentity, serve};

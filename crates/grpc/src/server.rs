@@ -1,6 +1,7 @@
-//! The tonic server: the four Qdrant services and `grpc.health.v1.Health`
+//! The tonic server: the five Qdrant services and `grpc.health.v1.Health`
 //! behind the authentication layer, with gzip both ways and no practical
-//! limit on message size, as Qdrant serves them.
+//! limit on message size, as Qdrant serves them; server reflection behind
+//! the same layer, at tonic's defaults.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tonic::transport::server::TcpIncoming;
 
 use crate::auth::AuthLayer;
 use crate::services::{CollectionsService, PointsService, QdrantService, Shared, SnapshotsService};
+use crate::storage_read::StorageReadServer;
 
 /// What the gRPC server serves from: the same storage and authenticator as
 /// the REST server, so both reach one engine through one enforcement point.
@@ -95,6 +97,18 @@ pub async fn serve(
     reporter
         .set_serving::<SnapshotsServer<SnapshotsService>>()
         .await;
+    reporter.set_serving::<StorageReadServer>().await;
+
+    // The descriptors are compiled in and checked by tests; should they ever
+    // fail to load, the server still serves every rpc, without reflection.
+    let reflection = match (crate::reflection::v1(), crate::reflection::v1alpha()) {
+        (Ok(v1), Ok(v1alpha)) => Some((v1, v1alpha)),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!("gRPC reflection is off: its descriptors do not load: {e}");
+            None
+        }
+    };
+    let (reflection_v1, reflection_v1alpha) = reflection.unzip();
 
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     builder(tls)?
@@ -107,7 +121,10 @@ pub async fn serve(
         )))
         .add_service(configured!(PointsServer::new(PointsService::new(shared.clone()))))
         .add_service(configured!(SnapshotsServer::new(SnapshotsService::new(shared.clone()))))
+        .add_service(StorageReadServer::new(shared.clone(), MAX_MESSAGE_SIZE))
         .add_service(configured!(health))
+        .add_optional_service(reflection_v1)
+        .add_optional_service(reflection_v1alpha)
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await
 }

@@ -1,4 +1,5 @@
-//! The four Qdrant services. Handlers decode the message (`from_proto`),
+//! Four of the Qdrant services (`qdrant.StorageRead` is in
+//! `storage_read`). Handlers decode the message (`from_proto`),
 //! check access (`auth::authorize`), call the same engine operation as the
 //! REST handler on the blocking pool, and encode the answer (`to_proto`).
 //! Cluster rpcs answer as the single peer of its own cluster does
@@ -81,7 +82,7 @@ impl Timer {
 }
 
 /// Every rpc of the services registered on the public port, as the table of
-/// access names them. A test checks each has a rule and that no public row
+/// access names them (reflection included). A test checks each has a rule and that no public row
 /// of these services is missing.
 #[cfg_attr(not(test), allow(dead_code))]
 pub(crate) const RPCS: &[&str] = &[
@@ -137,6 +138,16 @@ pub(crate) const RPCS: &[&str] = &[
     "qdrant.Snapshots/CreateFull",
     "qdrant.Snapshots/ListFull",
     "qdrant.Snapshots/DeleteFull",
+    "qdrant.StorageRead/ListFiles",
+    "qdrant.StorageRead/FileExists",
+    "qdrant.StorageRead/FileLength",
+    "qdrant.StorageRead/ReadBytes",
+    "qdrant.StorageRead/ReadBytesStream",
+    "qdrant.StorageRead/ReadWhole",
+    "qdrant.StorageRead/ReadBatch",
+    "qdrant.StorageRead/ReadMulti",
+    "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
 ];
 
 #[cfg(test)]
@@ -159,6 +170,9 @@ mod tests {
             "qdrant.Collections/",
             "qdrant.Points/",
             "qdrant.Snapshots/",
+            "qdrant.StorageRead/",
+            "grpc.reflection.v1.ServerReflection/",
+            "grpc.reflection.v1alpha.ServerReflection/",
         ];
         for rule in osprey_auth::rules() {
             if rule.interface == osprey_auth::Interface::Grpc
@@ -172,6 +186,10 @@ mod tests {
                 );
             }
         }
-        assert_eq!(RPCS.len(), 52);
+        assert_eq!(RPCS.len(), 62);
+        // The StorageRead handlers name their rows from their own list.
+        for rpc in crate::storage_read::RPCS {
+            assert!(RPCS.contains(&rpc), "{rpc}");
+        }
     }
 }

@@ -1,13 +1,15 @@
 //! The table-driven access test of the gRPC rows (issue 4, item 5).
 //!
 //! Every `grpc` row of `crates/auth/spec/access-table.tsv` whose exposure is
-//! `grpc-public` or `grpc-public+p2p` and whose service is one this server
-//! registers on the public port (`qdrant.Qdrant`, `qdrant.Collections`,
-//! `qdrant.Points`, `qdrant.Snapshots`, `grpc.health.v1.Health`) is called
-//! through the generated tonic clients of `qdrant-client` with a minimal
-//! valid message and thirteen credentials. The internal (p2p) services,
-//! reflection and the deferred `qdrant.StorageRead` rows are not called as
-//! rows; their paths are used by `unknown_and_unserved_methods_need_a_credential`.
+//! `grpc-public`, `grpc-public+p2p` or `grpc-public-extra` and whose service
+//! is one this server registers on the public port (`qdrant.Qdrant`,
+//! `qdrant.Collections`, `qdrant.Points`, `qdrant.Snapshots`,
+//! `qdrant.StorageRead`, `grpc.health.v1.Health` and both reflection
+//! services) is called with a minimal valid message and thirteen
+//! credentials: through the generated tonic clients of `qdrant-client`, of
+//! tonic-reflection, and for StorageRead through the messages declared in
+//! `storage_read`. The internal (p2p) services are not called as rows; their
+//! paths are used by `unknown_and_unserved_methods_need_a_credential`.
 //!
 //! The expected outcome comes from a model written here from spec
 //! `auth.md` §6 and §8, never from `osprey_auth`: the table is parsed again
@@ -57,6 +59,7 @@ use tonic::transport::Channel;
 use tonic::{Code, Status};
 use tower::ServiceExt;
 
+use crate::storage_read as sr;
 use crate::support::{ADMIN, READ_ONLY, TestServer};
 
 const OTHER_SECRET: &str = "another-secret-of-at-least-32-bytes-long!!";
@@ -71,12 +74,25 @@ const MISSING: &str = "Must provide an API key or an Authorization bearer token"
 const INVALID: &str = "Invalid API key or JWT";
 
 /// The services registered on the public port.
-const SERVED: [&str; 5] = [
+const SERVED: [&str; 8] = [
     "qdrant.Qdrant",
     "qdrant.Collections",
     "qdrant.Points",
     "qdrant.Snapshots",
+    "qdrant.StorageRead",
     "grpc.health.v1.Health",
+    "grpc.reflection.v1.ServerReflection",
+    "grpc.reflection.v1alpha.ServerReflection",
+];
+
+/// What reflection must list to an allowed caller.
+const REFLECTED: [&str; 6] = [
+    "grpc.health.v1.Health",
+    "qdrant.Collections",
+    "qdrant.Points",
+    "qdrant.Qdrant",
+    "qdrant.Snapshots",
+    "qdrant.StorageRead",
 ];
 
 // ---------------------------------------------------------------------------
@@ -173,7 +189,7 @@ fn service(rpc: &str) -> &str {
 fn public_rows() -> Vec<Row> {
     grpc_rows()
         .into_iter()
-        .filter(|r| r.exposure == "grpc-public" || r.exposure == "grpc-public+p2p")
+        .filter(|r| r.exposure.starts_with("grpc-public"))
         .filter(|r| SERVED.contains(&service(&r.rpc)))
         .collect()
 }
@@ -522,6 +538,9 @@ async fn populated() -> (TestServer, Channel) {
         .create_alias(qdrant_client::qdrant::CreateAliasBuilder::new(C, ALIAS))
         .await
         .unwrap();
+    // A file of known bytes in each collection's directory for StorageRead.
+    sr::write_probe(&server, C);
+    sr::write_probe(&server, D);
     let channel = Channel::from_shared(server.url.clone())
         .unwrap()
         .connect()
@@ -720,10 +739,24 @@ enum Msg {
     CreateFull,
     ListFull,
     DeleteFull(DeleteFullSnapshotRequest),
+    // qdrant.StorageRead
+    ListFiles(sr::ListFilesRequest),
+    FileExists(sr::FileExistsRequest),
+    FileLength(sr::PathRequest),
+    ReadBytes(sr::ReadBytesRequest),
+    ReadBytesStream(sr::ReadBytesRequest),
+    ReadWhole(sr::PathRequest),
+    ReadBatch(sr::ReadBatchRequest),
+    ReadMulti(sr::ReadMultiRequest),
+    // grpc.reflection.*.ServerReflection
+    ReflectionV1,
+    ReflectionV1Alpha,
 }
 
 /// Rpcs whose message names no collection.
-const NO_COLLECTION: [&str; 8] = [
+const NO_COLLECTION: [&str; 10] = [
+    "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     "qdrant.Qdrant/HealthCheck",
     "grpc.health.v1.Health/Check",
     "qdrant.Collections/List",
@@ -1003,6 +1036,56 @@ fn message(rpc: &str, n: &str) -> Msg {
         "qdrant.Snapshots/DeleteFull" => Msg::DeleteFull(DeleteFullSnapshotRequest {
             snapshot_name: "full-0.snapshot".into(),
         }),
+        "qdrant.StorageRead/ListFiles" => Msg::ListFiles(sr::ListFilesRequest {
+            collection_name: name(),
+            prefix_path: String::new(),
+        }),
+        "qdrant.StorageRead/FileExists" => Msg::FileExists(sr::FileExistsRequest {
+            collection_name: name(),
+            path: sr::PROBE.into(),
+            sequential: false,
+        }),
+        "qdrant.StorageRead/FileLength" => Msg::FileLength(sr::PathRequest {
+            collection_name: name(),
+            path: sr::PROBE.into(),
+        }),
+        "qdrant.StorageRead/ReadBytes" | "qdrant.StorageRead/ReadBytesStream" => {
+            let message = sr::ReadBytesRequest {
+                collection_name: name(),
+                path: sr::PROBE.into(),
+                byte_offset: 2,
+                length: 4,
+            };
+            if rpc.ends_with("Stream") {
+                Msg::ReadBytesStream(message)
+            } else {
+                Msg::ReadBytes(message)
+            }
+        }
+        "qdrant.StorageRead/ReadWhole" => Msg::ReadWhole(sr::PathRequest {
+            collection_name: name(),
+            path: sr::PROBE.into(),
+        }),
+        "qdrant.StorageRead/ReadBatch" => Msg::ReadBatch(sr::ReadBatchRequest {
+            collection_name: name(),
+            path: sr::PROBE.into(),
+            ranges: vec![sr::ReadBatchRange {
+                byte_offset: 0,
+                length: 1,
+            }],
+        }),
+        "qdrant.StorageRead/ReadMulti" => Msg::ReadMulti(sr::ReadMultiRequest {
+            collection_name: name(),
+            reads: vec![sr::ReadMultiEntry {
+                path: sr::PROBE.into(),
+                byte_offset: 1,
+                length: 1,
+            }],
+        }),
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo" => Msg::ReflectionV1,
+        "grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo" => {
+            Msg::ReflectionV1Alpha
+        }
         other => panic!("no message for {other}: a new row needs one here"),
     }
 }
@@ -1132,7 +1215,84 @@ async fn send(channel: &Channel, meta: &Meta, msg: Msg) -> Answer {
             .await
             .map(none),
         Msg::DeleteFull(m) => snapshots.delete_full(m).await.map(none),
+        Msg::ListFiles(m) => {
+            let listed: sr::ListFilesResponse =
+                storage_read(channel, meta, "ListFiles", m).await?;
+            if !listed.paths.iter().any(|p| p == sr::PROBE) {
+                return Err(Status::unknown(format!("test: probe not listed: {listed:?}")));
+            }
+            Ok(None)
+        }
+        Msg::FileExists(m) => {
+            let answer: sr::FileExistsResponse =
+                storage_read(channel, meta, "FileExists", m).await?;
+            expect_answer(answer.exists, true)
+        }
+        Msg::FileLength(m) => {
+            let answer: sr::FileLengthResponse =
+                storage_read(channel, meta, "FileLength", m).await?;
+            expect_answer(answer.length, sr::PROBE_BYTES.len() as u64)
+        }
+        Msg::ReadBytes(m) => {
+            let answer: sr::DataResponse = storage_read(channel, meta, "ReadBytes", m).await?;
+            expect_answer(answer.data, sr::PROBE_BYTES[2..6].to_vec())
+        }
+        Msg::ReadBytesStream(m) => {
+            let chunks = sr::read_stream(channel, &meta.0, m).await?;
+            expect_answer(chunks.concat(), sr::PROBE_BYTES[2..6].to_vec())
+        }
+        Msg::ReadWhole(m) => {
+            let answer: sr::DataResponse = storage_read(channel, meta, "ReadWhole", m).await?;
+            expect_answer(answer.data, sr::PROBE_BYTES.to_vec())
+        }
+        Msg::ReadBatch(m) => {
+            let answer: sr::DataListResponse = storage_read(channel, meta, "ReadBatch", m).await?;
+            expect_answer(answer.data, vec![sr::PROBE_BYTES[..1].to_vec()])
+        }
+        Msg::ReadMulti(m) => {
+            let answer: sr::DataListResponse = storage_read(channel, meta, "ReadMulti", m).await?;
+            expect_answer(answer.data, vec![sr::PROBE_BYTES[1..2].to_vec()])
+        }
+        Msg::ReflectionV1 | Msg::ReflectionV1Alpha => {
+            let v1 = matches!(msg, Msg::ReflectionV1);
+            let mut listed = sr::reflected_services(channel, &meta.0, v1).await?;
+            listed.sort();
+            expect_answer(listed, REFLECTED.map(str::to_owned).to_vec())
+        }
     }
+}
+
+/// OK only when an allowed call answered what the populated server holds.
+fn expect_answer<T: PartialEq + std::fmt::Debug>(got: T, want: T) -> Answer {
+    if got == want {
+        Ok(None)
+    } else {
+        Err(Status::unknown(format!("test: expected {want:?}, got {got:?}")))
+    }
+}
+
+/// One unary StorageRead rpc with the credential of `meta`.
+async fn storage_read<Req, Resp>(
+    channel: &Channel,
+    meta: &Meta,
+    method: &str,
+    message: Req,
+) -> Result<Resp, Status>
+where
+    Req: prost::Message + Send + Sync + 'static,
+    Resp: prost::Message + Default + Send + Sync + 'static,
+{
+    let path = match method {
+        "ListFiles" => "/qdrant.StorageRead/ListFiles",
+        "FileExists" => "/qdrant.StorageRead/FileExists",
+        "FileLength" => "/qdrant.StorageRead/FileLength",
+        "ReadBytes" => "/qdrant.StorageRead/ReadBytes",
+        "ReadWhole" => "/qdrant.StorageRead/ReadWhole",
+        "ReadBatch" => "/qdrant.StorageRead/ReadBatch",
+        "ReadMulti" => "/qdrant.StorageRead/ReadMulti",
+        other => panic!("test bug: no unary StorageRead rpc {other}"),
+    };
+    sr::unary(channel, &meta.0, path, message).await
 }
 
 async fn call(channel: &Channel, rpc: &str, collection: &str, meta: &Meta) -> Answer {
@@ -1239,27 +1399,23 @@ fn admin_may_fail(rpc: &str, code: Code) -> bool {
 // ---------------------------------------------------------------------------
 
 /// The rows the matrix calls are exactly the public rows of the served
-/// services; the only public rows left out are the deferred StorageRead
-/// service and the reflection rows.
+/// services, and no public row is left out.
 #[test]
 fn the_public_grpc_rows_are_the_served_ones() {
     let all = grpc_rows();
     let rows = public_rows();
-    assert_eq!(rows.len(), 52, "public rows of the served services");
+    assert_eq!(
+        rows.len(),
+        62,
+        "public rows: 60 of Qdrant's protos and 2 of reflection"
+    );
     let left_out: BTreeSet<&str> = all
         .iter()
         .filter(|r| r.exposure.starts_with("grpc-public"))
         .filter(|r| !SERVED.contains(&service(&r.rpc)))
         .map(|r| service(&r.rpc))
         .collect();
-    assert_eq!(
-        left_out,
-        BTreeSet::from([
-            "grpc.reflection.v1.ServerReflection",
-            "grpc.reflection.v1alpha.ServerReflection",
-            "qdrant.StorageRead",
-        ])
-    );
+    assert_eq!(left_out, BTreeSet::new());
     for row in &rows {
         // Every row has a message (panics otherwise).
         let _ = message(&row.rpc, C);
@@ -1377,6 +1533,8 @@ async fn bearer_form_gives_the_same_answers() {
         "qdrant.Snapshots/List",
         "qdrant.Points/Upsert",
         "qdrant.Points/CreateFieldIndex",
+        "qdrant.StorageRead/ReadWhole",
+        "grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     ];
     let mut failures = Vec::new();
     let mut cases = 0;
@@ -1484,6 +1642,11 @@ async fn metadata_precedence_and_bearer_syntax() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// [`raw_call`] with an `api-key`.
+pub async fn raw_call_with(channel: &Channel, path: &str, key: &str) -> Status {
+    raw_call(channel, path, &Meta::carrying(Some(key), Carrier::ApiKey)).await
+}
+
 /// A raw unary call on any path, with an empty body: the authentication
 /// layer answers before any message is read.
 async fn raw_call(channel: &Channel, path: &str, meta: &Meta) -> Status {
@@ -1503,7 +1666,7 @@ async fn raw_call(channel: &Channel, path: &str, meta: &Meta) -> Status {
 
 /// Spec §4: everything but the two exact health paths needs a valid
 /// credential, including unknown methods, services this server does not
-/// serve (StorageRead, reflection, the p2p services) and near-misses of the
+/// serve (the p2p services), reflection and near-misses of the
 /// open paths: without one they answer UNAUTHENTICATED, never UNIMPLEMENTED.
 #[tokio::test]
 async fn unknown_and_unserved_methods_need_a_credential() {
@@ -1516,18 +1679,14 @@ async fn unknown_and_unserved_methods_need_a_credential() {
         "/qdrant.Qdrant/healthcheck".into(),
         "/qdrant.Qdrant/HealthCheckX".into(),
     ];
-    // Every row the matrix does not call: StorageRead, reflection, internal.
+    // Every row the matrix does not call: the internal ones.
     let public: BTreeSet<String> = public_rows().into_iter().map(|r| r.rpc).collect();
     let others: Vec<String> = grpc_rows_all()
         .into_iter()
         .filter(|rpc| !public.contains(rpc))
         .map(|rpc| format!("/{rpc}"))
         .collect();
-    assert_eq!(
-        others.len(),
-        50,
-        "8 StorageRead + 2 reflection + 40 internal"
-    );
+    assert_eq!(others.len(), 40, "the internal rows");
     paths.extend(others);
     let expired = credential(Cred::JwtExpired);
     let cases: [(&str, Option<String>, Option<(Code, &str)>); 4] = [

@@ -4,4 +4,5 @@
 mod access;
 mod access_matrix;
 mod flow;
+mod storage_read;
 mod support;
