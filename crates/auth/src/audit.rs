@@ -59,13 +59,27 @@ const FILE_SUFFIX: &str = ".log";
 
 /// How often a new file is started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "lowercase", try_from = "String")]
 pub enum Rotation {
     /// One file per UTC day: `audit.2024-06-15.log`.
     #[default]
     Daily,
     /// One file per UTC hour: `audit.2024-06-15-14.log`.
     Hourly,
+}
+
+impl TryFrom<String> for Rotation {
+    type Error = String;
+
+    /// Through a string so a wrong value gets a message naming the choices
+    /// (configuration loaders render enum errors obscurely).
+    fn try_from(value: String) -> Result<Self, String> {
+        match value.as_str() {
+            "daily" => Ok(Rotation::Daily),
+            "hourly" => Ok(Rotation::Hourly),
+            other => Err(format!("unknown rotation `{other}`, expected `daily` or `hourly`")),
+        }
+    }
 }
 
 impl Rotation {

@@ -157,15 +157,30 @@ pub struct ClusterConfig {
     pub enabled: bool,
 }
 
-/// `audit.*` (spec/auth.md §12). Read now; the audit log itself is a later item.
+/// `audit.*`: Qdrant's audit log (spec/auth.md §12), written by `osprey_auth::audit`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AuditConfig {
     pub enabled: bool,
-    pub dir: PathBuf,
-    pub rotation: String,
+    /// Unset: `<storage.storage_path>/audit`. Qdrant's default is `./storage/audit`,
+    /// which is the same place with the default storage path; following the storage
+    /// keeps the log beside the data it audits when the storage moves.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// `daily` or `hourly`; anything else stops the start.
+    pub rotation: osprey_auth::audit::Rotation,
+    /// Files kept, the current one included; at least 1.
     pub max_log_files: usize,
     pub trust_forwarded_headers: bool,
     pub log_api: bool,
+}
+
+impl AuditConfig {
+    /// The directory the files go to.
+    pub fn dir(&self, storage_path: &Path) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| storage_path.join("audit"))
+    }
 }
 
 /// A configured secret. Its `Debug` and `Serialize` never show the value, so settings
@@ -405,6 +420,7 @@ pub fn load(sources: &Sources) -> Result<Loaded> {
         .try_deserialize()
         .context("reading the configuration tree")?;
     let settings: Settings = config.try_deserialize().context("invalid configuration")?;
+    settings.check()?;
 
     notes.extend(unused_key_notes(&tree, &settings)?);
     notes.extend(settings.validate());
@@ -555,12 +571,16 @@ impl Settings {
                 "cluster.enabled is true, but Osprey runs a single node; the setting changes nothing",
             ));
         }
-        if self.audit.enabled {
-            notes.push(Note::warn(
-                "audit.enabled is true, but the audit log is not implemented yet; nothing is recorded",
-            ));
-        }
         notes
+    }
+
+    /// Settings that must stop the start: a server must not run with an audit log
+    /// that silently does something other than what was asked.
+    fn check(&self) -> Result<()> {
+        if self.audit.max_log_files == 0 {
+            bail!("invalid configuration: audit.max_log_files must be at least 1 (it counts the file being written)");
+        }
+        Ok(())
     }
 }
 
