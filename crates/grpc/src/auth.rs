@@ -405,6 +405,71 @@ mod tests {
         }
     }
 
+    /// Prevents a gRPC call from escaping Qdrant's audit log (spec §12): the
+    /// handler's decision (with its collection) and a failed authentication
+    /// each leave one line, and the open health check none.
+    #[tokio::test]
+    async fn decisions_reach_the_audit_log_once_per_call() {
+        use osprey_auth::audit::{AuditConfig, AuditLog, AuditQuery, Rotation};
+
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(StorageConfig {
+            storage_path: dir.path().join("storage"),
+            snapshots_path: dir.path().join("snapshots"),
+        })
+        .unwrap();
+        let log = AuditLog::open(AuditConfig {
+            dir: dir.path().join("audit"),
+            rotation: Rotation::Daily,
+            max_log_files: 1,
+            trust_forwarded_headers: false,
+            log_api: true,
+        })
+        .unwrap();
+        let auth = Arc::new(
+            Authenticator::new(AuthConfig {
+                api_key: Some(ADMIN.into()),
+                read_only_api_key: Some("read-only".into()),
+                ..AuthConfig::default()
+            })
+            .with_audit_log(log.clone()),
+        );
+        // A handler as the real ones are: it authorizes on the collection its
+        // message names, then answers.
+        let inner = tower::service_fn(|request: http::Request<()>| async move {
+            let caller = request.extensions().get::<Caller>().cloned();
+            if let Some(caller) = caller {
+                let _ = authorize(&caller, "qdrant.Points/Upsert", Some("docs"));
+            }
+            Ok::<_, Infallible>(http::Response::new(tonic::body::Body::default()))
+        });
+        let service = AuthLayer::new(auth, storage, None).layer(inner);
+        for (path, key) in [
+            ("/qdrant.Points/Upsert", Some(ADMIN)),
+            ("/qdrant.Points/Upsert", Some("read-only")),
+            ("/qdrant.Points/Upsert", Some("wrong")),
+            ("/qdrant.Qdrant/HealthCheck", None),
+        ] {
+            let mut request = http::Request::builder().uri(path);
+            if let Some(key) = key {
+                request = request.header("api-key", key);
+            }
+            service.clone().oneshot(request.body(()).unwrap()).await.unwrap();
+        }
+        let entries = log.query(&AuditQuery { limit: 10, ..AuditQuery::default() }).unwrap();
+        assert_eq!(entries.len(), 3, "{entries:?}");
+        let (wrong, read_only, admin) = (&entries[0], &entries[1], &entries[2]);
+        assert_eq!(admin["method"], "upsert_points");
+        assert_eq!(admin["collection"], "docs");
+        assert_eq!(admin["result"], "ok");
+        assert_eq!(admin["transport"], "grpc");
+        assert_eq!(read_only["result"], "denied");
+        assert_eq!(read_only["error"], "Forbidden: Global manage access is required");
+        assert_eq!(wrong["auth_type"], "None");
+        assert_eq!(wrong["api"], "/qdrant.Points/Upsert");
+        assert_eq!(wrong["error"], "Invalid API key or JWT");
+    }
+
     /// Prevents an unknown method from revealing UNIMPLEMENTED (or anything)
     /// to a caller without a valid credential (spec §4).
     #[tokio::test]

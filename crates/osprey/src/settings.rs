@@ -673,6 +673,9 @@ mod tests {
         assert!(!s.telemetry_disabled);
         assert!(!s.audit.enabled);
         assert_eq!(s.audit.max_log_files, 7);
+        assert_eq!(s.audit.rotation, osprey_auth::audit::Rotation::Daily);
+        assert!(s.audit.log_api && !s.audit.trust_forwarded_headers);
+        assert_eq!(s.audit.dir(Path::new("/data")), PathBuf::from("/data/audit"));
         // The built-in defaults never report themselves as unused.
         assert_eq!(unused(&loaded.notes), Vec::<String>::new());
         // A missing config/config is only a warning.
@@ -1012,5 +1015,33 @@ mod tests {
         assert_eq!(edit_distance("api_kye", "api_key"), 2);
         assert_eq!(edit_distance("apikey", "api_key"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    /// The audit section is read from the environment like every other, and a
+    /// value the log cannot honour stops the start with the key named.
+    #[test]
+    fn audit_settings_from_env_and_refusals() {
+        let s = Fixture::new()
+            .env("QDRANT__AUDIT__ENABLED", "true")
+            .env("QDRANT__AUDIT__ROTATION", "hourly")
+            .env("QDRANT__AUDIT__DIR", "/var/log/osprey-audit")
+            .env("QDRANT__AUDIT__MAX_LOG_FILES", "24")
+            .env("QDRANT__AUDIT__TRUST_FORWARDED_HEADERS", "true")
+            .env("QDRANT__AUDIT__LOG_API", "false")
+            .load()
+            .settings;
+        assert!(s.audit.enabled && s.audit.trust_forwarded_headers && !s.audit.log_api);
+        assert_eq!(s.audit.rotation, osprey_auth::audit::Rotation::Hourly);
+        assert_eq!(s.audit.max_log_files, 24);
+        assert_eq!(s.audit.dir(Path::new("/data")), PathBuf::from("/var/log/osprey-audit"));
+
+        let weekly = load(&Fixture::new().env("QDRANT__AUDIT__ROTATION", "weekly").sources());
+        let message = format!("{:#}", weekly.unwrap_err());
+        assert!(message.contains("unknown rotation `weekly`, expected `daily` or `hourly`"), "{message}");
+        assert!(message.contains("audit.rotation"), "{message}");
+
+        let none = load(&Fixture::new().env("QDRANT__AUDIT__MAX_LOG_FILES", "0").sources());
+        let message = format!("{:#}", none.unwrap_err());
+        assert!(message.contains("audit.max_log_files must be at least 1"), "{message}");
     }
 }
