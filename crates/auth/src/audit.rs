@@ -77,7 +77,9 @@ impl TryFrom<String> for Rotation {
         match value.as_str() {
             "daily" => Ok(Rotation::Daily),
             "hourly" => Ok(Rotation::Hourly),
-            other => Err(format!("unknown rotation `{other}`, expected `daily` or `hourly`")),
+            other => Err(format!(
+                "unknown rotation `{other}`, expected `daily` or `hourly`"
+            )),
         }
     }
 }
@@ -471,7 +473,11 @@ impl Writer {
         {
             tag.clone_from(current);
         }
-        if self.current.as_ref().is_none_or(|(current, _)| *current != tag) {
+        if self
+            .current
+            .as_ref()
+            .is_none_or(|(current, _)| *current != tag)
+        {
             self.flush();
             self.current = None;
             match open_file(&self.dir, &tag) {
@@ -482,7 +488,10 @@ impl Writer {
                     }
                 }
                 Err(err) => {
-                    self.fail(&format!("cannot open {}: {err}", file_path(&self.dir, &tag).display()));
+                    self.fail(&format!(
+                        "cannot open {}: {err}",
+                        file_path(&self.dir, &tag).display()
+                    ));
                     return;
                 }
             }
@@ -534,12 +543,18 @@ fn open_file(dir: &Path, tag: &str) -> io::Result<File> {
 fn file_span(name: &str) -> Option<(DateTime<Utc>, chrono::Duration)> {
     let tag = name.strip_prefix(FILE_PREFIX)?.strip_suffix(FILE_SUFFIX)?;
     if let Ok(day) = NaiveDate::parse_from_str(tag, "%Y-%m-%d") {
-        return Some((day.and_hms_opt(0, 0, 0)?.and_utc(), chrono::Duration::days(1)));
+        return Some((
+            day.and_hms_opt(0, 0, 0)?.and_utc(),
+            chrono::Duration::days(1),
+        ));
     }
     let (day, hour) = tag.rsplit_once('-')?;
     let day = NaiveDate::parse_from_str(day, "%Y-%m-%d").ok()?;
     let hour: u32 = hour.parse().ok().filter(|h| *h < 24 && hour.len() == 2)?;
-    Some((day.and_hms_opt(hour, 0, 0)?.and_utc(), chrono::Duration::hours(1)))
+    Some((
+        day.and_hms_opt(hour, 0, 0)?.and_utc(),
+        chrono::Duration::hours(1),
+    ))
 }
 
 /// The log's files, oldest first.
@@ -576,10 +591,16 @@ fn prune(dir: &Path, max_files: usize, keep: Option<&str>) -> Result<(), AuditEr
     let files = list_files(dir)?;
     let keep = keep.map(|tag| file_path(dir, tag));
     let excess = files.len().saturating_sub(max_files);
-    for (_, _, path) in files.into_iter().filter(|f| Some(&f.2) != keep.as_ref()).take(excess) {
+    for (_, _, path) in files
+        .into_iter()
+        .filter(|f| Some(&f.2) != keep.as_ref())
+        .take(excess)
+    {
         match fs::remove_file(&path) {
             Ok(()) => tracing::info!("deleted old audit log file {}", path.display()),
-            Err(err) => tracing::warn!("cannot delete old audit log file {}: {err}", path.display()),
+            Err(err) => {
+                tracing::warn!("cannot delete old audit log file {}: {err}", path.display())
+            }
         }
     }
     Ok(())
@@ -670,7 +691,10 @@ fn truncate(value: &str, max: usize) -> String {
     if value.len() <= max {
         return value.to_owned();
     }
-    let end = (0..=max).rev().find(|&i| value.is_char_boundary(i)).unwrap_or(0);
+    let end = (0..=max)
+        .rev()
+        .find(|&i| value.is_char_boundary(i))
+        .unwrap_or(0);
     value[..end].to_owned()
 }
 

@@ -83,11 +83,11 @@ async fn guarded(
             .extensions()
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
-        (log, log.request_facts(req.headers(), peer))
+        (log, log.request_facts(req.headers(), peer), req.uri().path().to_owned())
     });
     let operation = route.map(|r| r.operation).filter(|o| !o.is_empty());
-    let record = |principal: Option<&Principal>, collection: Option<&str>, denied: Option<&str>, path: &str| {
-        if let Some((log, facts)) = &audit
+    let record = |principal: Option<&Principal>, collection: Option<&str>, denied: Option<&str>| {
+        if let Some((log, facts, path)) = &audit
             && (denied.is_some() || !operation.is_some_and(is_scrape))
         {
             log.record(
@@ -103,7 +103,6 @@ async fn guarded(
             );
         }
     };
-    let path = req.uri().path().to_owned();
 
     let principal = match state.auth.authenticate(req.headers()) {
         Ok(principal) => principal,
@@ -111,7 +110,7 @@ async fn guarded(
             state.metrics.refused(Refusal::Authentication);
             let message = err.message();
             audit_refusal(state, &req, route.as_ref(), None, None, err.http_status(), &message);
-            record(None, None, Some(&message), &path);
+            record(None, None, Some(&message));
             return auth_failure(&err);
         }
     };
@@ -119,7 +118,7 @@ async fn guarded(
         && let Err((response, message)) = check_value_exists(state, claim).await
     {
         state.metrics.refused(Refusal::Authentication);
-        record(None, Some(&claim.collection), Some(&message), &path);
+        record(None, Some(&claim.collection), Some(&message));
         return response;
     }
 
@@ -155,14 +154,14 @@ async fn guarded(
             state.metrics.refused(Refusal::Authorization);
             let reason = forbidden.to_string();
             audit_refusal(state, &req, Some(&route), Some(&principal), collection.as_deref(), 403, &reason);
-            record(Some(&principal), collection.as_deref(), Some(&reason), &path);
+            record(Some(&principal), collection.as_deref(), Some(&reason));
             return if route.plain_text_errors {
                 plain_text(StatusCode::FORBIDDEN, forbidden.to_string())
             } else {
                 RestError::Forbidden(forbidden).into_response()
             };
         }
-        record(Some(&principal), collection.as_deref(), None, &path);
+        record(Some(&principal), collection.as_deref(), None);
     }
 
     req.extensions_mut().insert::<Caller>(Arc::new(principal));

@@ -6,7 +6,9 @@ use crate::{AuthConfig, Authenticator};
 const ADMIN: &str = "audit-admin-key-of-at-least-32-bytes!";
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn config(dir: &Path) -> AuditConfig {
@@ -69,12 +71,29 @@ fn decision<'a>(principal: Option<&'a Principal>, denied: Option<&'a str>) -> De
 #[test]
 fn files_are_named_as_qdrant_names_them() {
     let moment = at("2024-06-15T14:30:00Z");
-    assert_eq!(file_path(Path::new("d"), &Rotation::Daily.tag(moment)), Path::new("d/audit.2024-06-15.log"));
-    assert_eq!(file_path(Path::new("d"), &Rotation::Hourly.tag(moment)), Path::new("d/audit.2024-06-15-14.log"));
-    assert_eq!(file_span("audit.2024-06-15.log").unwrap().0, at("2024-06-15T00:00:00Z"));
-    assert_eq!(file_span("audit.2024-06-15-14.log").unwrap().0, at("2024-06-15T14:00:00Z"));
+    assert_eq!(
+        file_path(Path::new("d"), &Rotation::Daily.tag(moment)),
+        Path::new("d/audit.2024-06-15.log")
+    );
+    assert_eq!(
+        file_path(Path::new("d"), &Rotation::Hourly.tag(moment)),
+        Path::new("d/audit.2024-06-15-14.log")
+    );
+    assert_eq!(
+        file_span("audit.2024-06-15.log").unwrap().0,
+        at("2024-06-15T00:00:00Z")
+    );
+    assert_eq!(
+        file_span("audit.2024-06-15-14.log").unwrap().0,
+        at("2024-06-15T14:00:00Z")
+    );
     // The key plane's files share the directory and are never ours.
-    for other in ["keys-2024-06-15.jsonl", "audit.log", "audit.2024-06-15-24.log", "audit.x.log"] {
+    for other in [
+        "keys-2024-06-15.jsonl",
+        "audit.log",
+        "audit.2024-06-15-24.log",
+        "audit.x.log",
+    ] {
         assert!(file_span(other).is_none(), "{other}");
     }
 }
@@ -120,7 +139,10 @@ fn open_prunes_old_files() {
     })
     .unwrap();
     drop(log);
-    assert_eq!(names(dir.path()), ["audit.2024-06-04.log", "audit.2024-06-05.log"]);
+    assert_eq!(
+        names(dir.path()),
+        ["audit.2024-06-04.log", "audit.2024-06-05.log"]
+    );
 }
 
 /// Every line carries Qdrant's fields with Qdrant's spellings, and a refusal
@@ -134,8 +156,16 @@ fn a_line_has_qdrants_fields() {
     headers.insert("x-request-id", "req-42".parse().unwrap());
     let facts = log.request_facts(&headers, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
     log.record(&facts, decision(Some(&principal), None));
-    log.record(&RequestFacts::default(), decision(None, Some("Invalid API key or JWT")));
-    let entries = log.query(&AuditQuery { limit: 10, ..AuditQuery::default() }).unwrap();
+    log.record(
+        &RequestFacts::default(),
+        decision(None, Some("Invalid API key or JWT")),
+    );
+    let entries = log
+        .query(&AuditQuery {
+            limit: 10,
+            ..AuditQuery::default()
+        })
+        .unwrap();
     assert_eq!(entries.len(), 2);
     let (denied, ok) = (&entries[0], &entries[1]);
     assert_eq!(ok["method"], "upsert_points");
@@ -148,7 +178,10 @@ fn a_line_has_qdrants_fields() {
     assert_eq!(ok["transport"], "rest");
     assert!(ok.get("error").is_none() && ok.get("key_id").is_none());
     let timestamp = ok["timestamp"].as_str().unwrap();
-    assert!(DateTime::parse_from_rfc3339(timestamp).is_ok(), "{timestamp}");
+    assert!(
+        DateTime::parse_from_rfc3339(timestamp).is_ok(),
+        "{timestamp}"
+    );
     assert_eq!(denied["result"], "denied");
     assert_eq!(denied["auth_type"], "None");
     assert_eq!(denied["error"], "Invalid API key or JWT");
@@ -166,8 +199,16 @@ fn log_api_off_keeps_the_path_of_failed_authentication_only() {
     .unwrap();
     let principal = admin();
     let facts = RequestFacts::default();
-    assert!(log.entry(&facts, decision(Some(&principal), None), Utc::now()).api.is_none());
-    assert!(log.entry(&facts, decision(None, Some("no")), Utc::now()).api.is_some());
+    assert!(
+        log.entry(&facts, decision(Some(&principal), None), Utc::now())
+            .api
+            .is_none()
+    );
+    assert!(
+        log.entry(&facts, decision(None, Some("no")), Utc::now())
+            .api
+            .is_some()
+    );
 }
 
 /// Secrets never reach the file: the credential headers are not read at all,
@@ -198,13 +239,19 @@ fn forwarded_address_only_when_trusted() {
     headers.insert("x-forwarded-for", "203.0.113.9, 10.0.0.1".parse().unwrap());
     let peer = Some(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)));
     let untrusting = AuditLog::open(config(dir.path())).unwrap();
-    assert_eq!(untrusting.request_facts(&headers, peer).remote.as_deref(), Some("10.0.0.1"));
+    assert_eq!(
+        untrusting.request_facts(&headers, peer).remote.as_deref(),
+        Some("10.0.0.1")
+    );
     let trusting = AuditLog::open(AuditConfig {
         trust_forwarded_headers: true,
         ..config(dir.path())
     })
     .unwrap();
-    assert_eq!(trusting.request_facts(&headers, peer).remote.as_deref(), Some("203.0.113.9"));
+    assert_eq!(
+        trusting.request_facts(&headers, peer).remote.as_deref(),
+        Some("203.0.113.9")
+    );
     let mut long = HeaderMap::new();
     long.insert("traceparent", "t".repeat(300).parse().unwrap());
     let id = trusting.request_facts(&long, None).tracing_id.unwrap();
@@ -224,12 +271,15 @@ fn query_filters_and_orders_across_files() {
     };
     fs::write(
         dir.path().join("audit.2024-06-14.log"),
-        line("2024-06-14T10:00:00Z", "get_points", "ok") + &line("2024-06-14T11:00:00Z", "upsert_points", "denied"),
+        line("2024-06-14T10:00:00Z", "get_points", "ok")
+            + &line("2024-06-14T11:00:00Z", "upsert_points", "denied"),
     )
     .unwrap();
     fs::write(
         dir.path().join("audit.2024-06-15.log"),
-        line("2024-06-15T09:00:00Z", "upsert_points", "ok") + "not json\n" + &line("2024-06-15T10:00:00Z", "get_points", "ok"),
+        line("2024-06-15T09:00:00Z", "upsert_points", "ok")
+            + "not json\n"
+            + &line("2024-06-15T10:00:00Z", "get_points", "ok"),
     )
     .unwrap();
     let times = |query: AuditQuery| -> Vec<String> {
@@ -239,17 +289,35 @@ fn query_filters_and_orders_across_files() {
             .map(|e| e["timestamp"].as_str().unwrap().to_owned())
             .collect()
     };
-    let all = AuditQuery { limit: 100, ..AuditQuery::default() };
+    let all = AuditQuery {
+        limit: 100,
+        ..AuditQuery::default()
+    };
     assert_eq!(
         times(all.clone()),
-        ["2024-06-15T10:00:00Z", "2024-06-15T09:00:00Z", "2024-06-14T11:00:00Z", "2024-06-14T10:00:00Z"]
+        [
+            "2024-06-15T10:00:00Z",
+            "2024-06-15T09:00:00Z",
+            "2024-06-14T11:00:00Z",
+            "2024-06-14T10:00:00Z"
+        ]
     );
-    assert_eq!(times(AuditQuery { limit: 3, ..all.clone() }).len(), 3);
+    assert_eq!(
+        times(AuditQuery {
+            limit: 3,
+            ..all.clone()
+        })
+        .len(),
+        3
+    );
     let upserts = AuditQuery {
         filters: vec![("method".into(), "upsert_points".into())],
         ..all.clone()
     };
-    assert_eq!(times(upserts), ["2024-06-15T09:00:00Z", "2024-06-14T11:00:00Z"]);
+    assert_eq!(
+        times(upserts),
+        ["2024-06-15T09:00:00Z", "2024-06-14T11:00:00Z"]
+    );
     let missing_field = AuditQuery {
         filters: vec![("collection".into(), "docs".into())],
         ..all.clone()
@@ -260,7 +328,10 @@ fn query_filters_and_orders_across_files() {
         time_to: Some(at("2024-06-15T10:00:00Z")),
         ..all
     };
-    assert_eq!(times(window), ["2024-06-15T09:00:00Z", "2024-06-14T11:00:00Z"]);
+    assert_eq!(
+        times(window),
+        ["2024-06-15T09:00:00Z", "2024-06-14T11:00:00Z"]
+    );
 }
 
 /// A directory that cannot be written loses lines and logs it, but recording
@@ -278,7 +349,10 @@ fn an_unwritable_directory_does_not_fail_the_caller() {
     }
     log.flush();
     assert!(matches!(
-        log.query(&AuditQuery { limit: 1, ..AuditQuery::default() }),
+        log.query(&AuditQuery {
+            limit: 1,
+            ..AuditQuery::default()
+        }),
         Err(AuditError::Dir { .. }) | Ok(_)
     ));
 }
