@@ -9,6 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::audit::AuditLog;
 use crate::claims::Claims;
 use crate::config::AuthConfig;
 use crate::error::AuthError;
@@ -38,6 +39,9 @@ pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     /// The key plane's registry (spec §15), asked after the static keys.
     resolver: Option<Arc<dyn KeyResolver>>,
+    /// Qdrant's audit log (spec §12), when enabled: both front ends share
+    /// this authenticator, so it is where they find the log.
+    audit: Option<Arc<AuditLog>>,
 }
 
 impl Authenticator {
@@ -108,6 +112,7 @@ impl Authenticator {
             read_only_digest,
             jwt,
             resolver: None,
+            audit: None,
         }
     }
 
@@ -119,6 +124,17 @@ impl Authenticator {
     pub fn with_key_resolver(mut self, resolver: Arc<dyn KeyResolver>) -> Self {
         self.resolver = Some(resolver);
         self
+    }
+
+    /// Installs the audit log the front ends record their access decisions in.
+    pub fn with_audit_log(mut self, audit: Arc<AuditLog>) -> Self {
+        self.audit = Some(audit);
+        self
+    }
+
+    /// The audit log, when `audit.enabled`.
+    pub fn audit_log(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
     }
 
     /// Authentication is on iff any key (or admin key hash) is configured.

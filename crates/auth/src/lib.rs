@@ -31,6 +31,7 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 mod authenticator;
 mod claims;
 mod config;
@@ -47,4 +48,4 @@ pub use principal::{
     ValueExists,
 };
 pub use resolver::{KeyResolver, PayloadFilter, Resolution, ResolvedKey, ResolvedKind};
-pub use rules::{Interface, Rule, RuleKind, grpc_rule, rest_rule, rules};
+pub use rules::{Interface, Rule, RuleKind, grpc_operation, grpc_rule, rest_rule, rules};

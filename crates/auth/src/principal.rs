@@ -87,6 +87,8 @@ pub struct Principal {
     value_exists: Option<ValueExists>,
     /// Registry record id of a key-plane key.
     key_id: Option<Arc<str>>,
+    /// Registry record name of a key-plane key, for the access audit log.
+    key_name: Option<Arc<str>>,
     /// Per collection: the payload restriction of a key-plane rule (never
     /// an empty list or an empty filter).
     payload_restrictions: Option<Arc<[(String, PayloadFilter)]>>,
@@ -176,6 +178,7 @@ impl Principal {
             inference_token: None,
             value_exists: None,
             key_id: None,
+            key_name: None,
             payload_restrictions: None,
         }
     }
@@ -204,6 +207,7 @@ impl Principal {
             inference_token: None,
             value_exists: None,
             key_id: Some(resolved.key_id),
+            key_name: Some(resolved.key_name),
             payload_restrictions,
         }
     }
@@ -221,6 +225,7 @@ impl Principal {
             inference_token,
             value_exists,
             key_id: None,
+            key_name: None,
             payload_restrictions: None,
         }
     }
@@ -263,6 +268,11 @@ impl Principal {
     /// or [`CredentialKind::LegacyAdminKey`]).
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
+    }
+
+    /// The registry record name of a key-plane key.
+    pub fn key_name(&self) -> Option<&str> {
+        self.key_name.as_deref()
     }
 
     /// The payload restriction on `collection` (literal name): every read must

@@ -63,6 +63,8 @@ pub type PayloadFilter = serde_json::Map<String, serde_json::Value>;
 pub struct ResolvedKey {
     /// The record's id (a UUID), for audit and `last_used_at`.
     pub key_id: Arc<str>,
+    /// The record's name, for the access audit log (never a secret).
+    pub key_name: Arc<str>,
     /// Granular or legacy admin.
     pub kind: ResolvedKind,
     /// The access value the key grants.

@@ -153,6 +153,13 @@ pub fn grpc_rule(full_method: &str) -> Option<RuleKind> {
     TABLE.grpc.get(name).map(|&i| TABLE.rules[i].kind)
 }
 
+/// The operation name (`upsert_points`) of a gRPC method, for the audit log;
+/// a leading `/` is accepted.
+pub fn grpc_operation(full_method: &str) -> Option<&'static str> {
+    let name = full_method.strip_prefix('/').unwrap_or(full_method);
+    TABLE.grpc.get(name).map(|&i| TABLE.rules[i].operation)
+}
+
 /// Parses the TSV. Any unknown value, wrong column count or duplicate key is
 /// an error naming the line.
 fn parse_table(text: &'static str) -> Result<Table, String> {

@@ -22,6 +22,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
+use osprey_auth::audit::{Decision, Transport};
 use osprey_auth::{AuthError, Authenticator, Principal, ValueExists};
 use osprey_engine::{EngineError, Storage};
 use tonic::Status;
@@ -107,11 +108,34 @@ where
                 return inner.call(request).await;
             }
             let audit = RefusalContext::of(&request);
+            let access_log = auth.audit_log().cloned().map(|log| {
+                let facts = log.request_facts(request.headers(), audit.client);
+                (log, facts, request.uri().path().to_owned())
+            });
             match authenticate(&auth, &storage, request.headers()).await {
                 Ok(principal) => {
                     let principal = Arc::new(principal);
                     request.extensions_mut().insert::<Caller>(principal.clone());
-                    let response = inner.call(request).await?;
+                    let response = match &access_log {
+                        None => inner.call(request).await?,
+                        Some((log, facts, path)) => {
+                            // The handler decides (it knows the collection);
+                            // `authorize` leaves its decision in this slot.
+                            let slot = DecisionSlot::default();
+                            let response = DECISION.scope(slot.clone(), inner.call(request)).await?;
+                            if let Some(decision) = slot.take() {
+                                log.record(facts, Decision {
+                                    transport: Transport::Grpc,
+                                    method: osprey_auth::grpc_operation(path),
+                                    api: path,
+                                    principal: Some(&principal),
+                                    collection: decision.collection.as_deref(),
+                                    denied: decision.denied.as_deref(),
+                                });
+                            }
+                            response
+                        }
+                    };
                     // Handlers refuse with PERMISSION_DENIED in a trailers-only answer.
                     if let Some(keys) = &keys
                         && response.headers().get("grpc-status").is_some_and(|v| v == "7")
@@ -131,6 +155,16 @@ where
                     if let Some(keys) = &keys {
                         let http = if status.code() == tonic::Code::PermissionDenied { 403 } else { 401 };
                         audit.record(keys, None, http, status.message());
+                    }
+                    if let Some((log, facts, path)) = &access_log {
+                        log.record(facts, Decision {
+                            transport: Transport::Grpc,
+                            method: osprey_auth::grpc_operation(path),
+                            api: path,
+                            principal: None,
+                            collection: None,
+                            denied: Some(status.message()),
+                        });
                     }
                     Ok(status.into_http())
                 }
@@ -237,9 +271,48 @@ pub(crate) fn authorize(
             "Service internal error: no access rule for {rpc}"
         )));
     };
-    caller
-        .authorize(&rule.requirement(collection))
-        .map_err(|f| forbidden_status(&f))
+    let decision = caller.authorize(&rule.requirement(collection));
+    note_decision(collection, decision.as_ref().err().map(ToString::to_string));
+    decision.map_err(|f| forbidden_status(&f))
+}
+
+tokio::task_local! {
+    /// The access decision of the call being served, for the audit log: set
+    /// by [`authorize`] inside the handler, read by [`AuthService`] after it.
+    static DECISION: DecisionSlot;
+}
+
+/// See [`DECISION`]. Shared between the layer and the handler's task-local.
+#[derive(Clone, Default)]
+struct DecisionSlot(Arc<std::sync::Mutex<Option<Noted>>>);
+
+struct Noted {
+    collection: Option<String>,
+    denied: Option<String>,
+}
+
+impl DecisionSlot {
+    fn take(&self) -> Option<Noted> {
+        self.0.lock().ok().and_then(|mut slot| slot.take())
+    }
+}
+
+/// Keeps one decision per call: the first, unless a later check refuses
+/// (then the call was refused, and that is what the log must say).
+fn note_decision(collection: Option<&str>, denied: Option<String>) {
+    let _ = DECISION.try_with(|slot| {
+        let Ok(mut slot) = slot.0.lock() else { return };
+        let replace = match &*slot {
+            None => true,
+            Some(noted) => noted.denied.is_none() && denied.is_some(),
+        };
+        if replace {
+            *slot = Some(Noted {
+                collection: collection.map(str::to_owned),
+                denied,
+            });
+        }
+    });
 }
 
 /// Other collections a request reads (`lookup_from`): a collection-scoped
@@ -249,9 +322,10 @@ pub(crate) fn check_references<'a>(
     collections: impl IntoIterator<Item = &'a str>,
 ) -> Result<(), Status> {
     for collection in collections {
-        caller
-            .check_collection_reference(collection)
-            .map_err(|f| forbidden_status(&f))?;
+        if let Err(forbidden) = caller.check_collection_reference(collection) {
+            note_decision(Some(collection), Some(forbidden.to_string()));
+            return Err(forbidden_status(&forbidden));
+        }
     }
     Ok(())
 }
@@ -329,6 +403,71 @@ mod tests {
                 "Must provide an API key or an Authorization bearer token"
             );
         }
+    }
+
+    /// Prevents a gRPC call from escaping Qdrant's audit log (spec §12): the
+    /// handler's decision (with its collection) and a failed authentication
+    /// each leave one line, and the open health check none.
+    #[tokio::test]
+    async fn decisions_reach_the_audit_log_once_per_call() {
+        use osprey_auth::audit::{AuditConfig, AuditLog, AuditQuery, Rotation};
+
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Storage::open(StorageConfig {
+            storage_path: dir.path().join("storage"),
+            snapshots_path: dir.path().join("snapshots"),
+        })
+        .unwrap();
+        let log = AuditLog::open(AuditConfig {
+            dir: dir.path().join("audit"),
+            rotation: Rotation::Daily,
+            max_log_files: 1,
+            trust_forwarded_headers: false,
+            log_api: true,
+        })
+        .unwrap();
+        let auth = Arc::new(
+            Authenticator::new(AuthConfig {
+                api_key: Some(ADMIN.into()),
+                read_only_api_key: Some("read-only".into()),
+                ..AuthConfig::default()
+            })
+            .with_audit_log(log.clone()),
+        );
+        // A handler as the real ones are: it authorizes on the collection its
+        // message names, then answers.
+        let inner = tower::service_fn(|request: http::Request<()>| async move {
+            let caller = request.extensions().get::<Caller>().cloned();
+            if let Some(caller) = caller {
+                let _ = authorize(&caller, "qdrant.Points/Upsert", Some("docs"));
+            }
+            Ok::<_, Infallible>(http::Response::new(tonic::body::Body::default()))
+        });
+        let service = AuthLayer::new(auth, storage, None).layer(inner);
+        for (path, key) in [
+            ("/qdrant.Points/Upsert", Some(ADMIN)),
+            ("/qdrant.Points/Upsert", Some("read-only")),
+            ("/qdrant.Points/Upsert", Some("wrong")),
+            ("/qdrant.Qdrant/HealthCheck", None),
+        ] {
+            let mut request = http::Request::builder().uri(path);
+            if let Some(key) = key {
+                request = request.header("api-key", key);
+            }
+            service.clone().oneshot(request.body(()).unwrap()).await.unwrap();
+        }
+        let entries = log.query(&AuditQuery { limit: 10, ..AuditQuery::default() }).unwrap();
+        assert_eq!(entries.len(), 3, "{entries:?}");
+        let (wrong, read_only, admin) = (&entries[0], &entries[1], &entries[2]);
+        assert_eq!(admin["method"], "upsert_points");
+        assert_eq!(admin["collection"], "docs");
+        assert_eq!(admin["result"], "ok");
+        assert_eq!(admin["transport"], "grpc");
+        assert_eq!(read_only["result"], "denied");
+        assert_eq!(read_only["error"], "Forbidden: Global manage access is required");
+        assert_eq!(wrong["auth_type"], "None");
+        assert_eq!(wrong["api"], "/qdrant.Points/Upsert");
+        assert_eq!(wrong["error"], "Invalid API key or JWT");
     }
 
     /// Prevents an unknown method from revealing UNIMPLEMENTED (or anything)

@@ -102,6 +102,7 @@ impl Entry {
         let (access, payload_restrictions) = auth_access(record.kind, &record.access_rules);
         let resolved = ResolvedKey {
             key_id: Arc::from(record.id.to_string()),
+            key_name: Arc::from(record.name.as_str()),
             kind: match record.kind {
                 KeyKind::Granular => ResolvedKind::DatabaseKey,
                 KeyKind::Admin => ResolvedKind::LegacyAdminKey,

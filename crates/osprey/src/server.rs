@@ -82,7 +82,8 @@ async fn serve(settings: Settings, args: &ServeArgs) -> Result<()> {
     };
     warn_if_keys_travel_in_clear(&settings, plan.mode);
     let keys = wiring::open_key_registry(&settings)?;
-    let auth = wiring::authenticator(plan, keys.clone())?;
+    let audit = wiring::open_audit_log(&settings)?;
+    let auth = wiring::authenticator(plan, keys.clone(), audit.clone())?;
     let router = wiring::rest_router(storage.clone(), auth.clone(), keys.clone(), &settings);
 
     let tls_files = tls::TlsFiles::from_settings(&settings)?;
@@ -163,6 +164,9 @@ async fn serve(settings: Settings, args: &ServeArgs) -> Result<()> {
     wiring::close_storage(&storage)?;
     if let Err(e) = keys.flush_last_used() {
         tracing::warn!("could not record the keys' last use on shutdown: {e}");
+    }
+    if let Some(audit) = &audit {
+        audit.flush();
     }
     tracing::info!("shut down cleanly");
     Ok(())
@@ -370,9 +374,33 @@ mod wiring {
             .with_context(|| format!("opening the key registry in {}", settings.storage.storage_path.display()))
     }
 
+    /// Qdrant's audit log (`audit.*`), when enabled: both front ends record their
+    /// access decisions in it through the authenticator.
+    pub(super) fn open_audit_log(
+        settings: &Settings,
+    ) -> Result<Option<Arc<osprey_auth::audit::AuditLog>>> {
+        let audit = &settings.audit;
+        if !audit.enabled {
+            return Ok(None);
+        }
+        let config = osprey_auth::audit::AuditConfig {
+            dir: audit.dir(&settings.storage.storage_path),
+            rotation: audit.rotation,
+            max_log_files: audit.max_log_files,
+            trust_forwarded_headers: audit.trust_forwarded_headers,
+            log_api: audit.log_api,
+        };
+        let dir = config.dir.clone();
+        let log = osprey_auth::audit::AuditLog::open(config)
+            .with_context(|| format!("opening the audit log in {}", dir.display()))?;
+        tracing::info!("audit logging enabled, writing to {}", dir.display());
+        Ok(Some(log))
+    }
+
     pub(super) fn authenticator(
         plan: AuthPlan,
         keys: Arc<osprey_keys::KeyRegistry>,
+        audit: Option<Arc<osprey_auth::audit::AuditLog>>,
     ) -> Result<Arc<osprey_auth::Authenticator>> {
         let expect_enabled = plan.mode.is_authenticated();
         let auth = osprey_auth::Authenticator::new(osprey_auth::AuthConfig {
@@ -383,6 +411,10 @@ mod wiring {
             admin_key_hashes: plan.admin_key_hashes,
         })
         .with_key_resolver(keys);
+        let auth = match audit {
+            Some(audit) => auth.with_audit_log(audit),
+            None => auth,
+        };
         // Fail closed if the two ever disagree about whether keys are required.
         if auth.is_enabled() != expect_enabled {
             bail!(

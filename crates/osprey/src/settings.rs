@@ -161,15 +161,30 @@ pub struct ClusterConfig {
     pub uri: Option<String>,
 }
 
-/// `audit.*` (spec/auth.md §12). Read now; the audit log itself is a later item.
+/// `audit.*`: Qdrant's audit log (spec/auth.md §12), written by `osprey_auth::audit`.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct AuditConfig {
     pub enabled: bool,
-    pub dir: PathBuf,
-    pub rotation: String,
+    /// Unset: `<storage.storage_path>/audit`. Qdrant's default is `./storage/audit`,
+    /// which is the same place with the default storage path; following the storage
+    /// keeps the log beside the data it audits when the storage moves.
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// `daily` or `hourly`; anything else stops the start.
+    pub rotation: osprey_auth::audit::Rotation,
+    /// Files kept, the current one included; at least 1.
     pub max_log_files: usize,
     pub trust_forwarded_headers: bool,
     pub log_api: bool,
+}
+
+impl AuditConfig {
+    /// The directory the files go to.
+    pub fn dir(&self, storage_path: &Path) -> PathBuf {
+        self.dir
+            .clone()
+            .unwrap_or_else(|| storage_path.join("audit"))
+    }
 }
 
 /// A configured secret. Its `Debug` and `Serialize` never show the value, so settings
@@ -409,6 +424,7 @@ pub fn load(sources: &Sources) -> Result<Loaded> {
         .try_deserialize()
         .context("reading the configuration tree")?;
     let settings: Settings = config.try_deserialize().context("invalid configuration")?;
+    settings.check()?;
 
     notes.extend(unused_key_notes(&tree, &settings)?);
     notes.extend(settings.validate());
@@ -560,12 +576,16 @@ impl Settings {
                  (other peers cannot join it yet)",
             ));
         }
-        if self.audit.enabled {
-            notes.push(Note::warn(
-                "audit.enabled is true, but the audit log is not implemented yet; nothing is recorded",
-            ));
-        }
         notes
+    }
+
+    /// Settings that must stop the start: a server must not run with an audit log
+    /// that silently does something other than what was asked.
+    fn check(&self) -> Result<()> {
+        if self.audit.max_log_files == 0 {
+            bail!("invalid configuration: audit.max_log_files must be at least 1 (it counts the file being written)");
+        }
+        Ok(())
     }
 }
 
@@ -658,6 +678,9 @@ mod tests {
         assert!(!s.telemetry_disabled);
         assert!(!s.audit.enabled);
         assert_eq!(s.audit.max_log_files, 7);
+        assert_eq!(s.audit.rotation, osprey_auth::audit::Rotation::Daily);
+        assert!(s.audit.log_api && !s.audit.trust_forwarded_headers);
+        assert_eq!(s.audit.dir(Path::new("/data")), PathBuf::from("/data/audit"));
         // The built-in defaults never report themselves as unused.
         assert_eq!(unused(&loaded.notes), Vec::<String>::new());
         // A missing config/config is only a warning.
@@ -997,5 +1020,33 @@ mod tests {
         assert_eq!(edit_distance("api_kye", "api_key"), 2);
         assert_eq!(edit_distance("apikey", "api_key"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    /// The audit section is read from the environment like every other, and a
+    /// value the log cannot honour stops the start with the key named.
+    #[test]
+    fn audit_settings_from_env_and_refusals() {
+        let s = Fixture::new()
+            .env("QDRANT__AUDIT__ENABLED", "true")
+            .env("QDRANT__AUDIT__ROTATION", "hourly")
+            .env("QDRANT__AUDIT__DIR", "/var/log/osprey-audit")
+            .env("QDRANT__AUDIT__MAX_LOG_FILES", "24")
+            .env("QDRANT__AUDIT__TRUST_FORWARDED_HEADERS", "true")
+            .env("QDRANT__AUDIT__LOG_API", "false")
+            .load()
+            .settings;
+        assert!(s.audit.enabled && s.audit.trust_forwarded_headers && !s.audit.log_api);
+        assert_eq!(s.audit.rotation, osprey_auth::audit::Rotation::Hourly);
+        assert_eq!(s.audit.max_log_files, 24);
+        assert_eq!(s.audit.dir(Path::new("/data")), PathBuf::from("/var/log/osprey-audit"));
+
+        let weekly = load(&Fixture::new().env("QDRANT__AUDIT__ROTATION", "weekly").sources());
+        let message = format!("{:#}", weekly.unwrap_err());
+        assert!(message.contains("unknown rotation `weekly`, expected `daily` or `hourly`"), "{message}");
+        assert!(message.contains("audit.rotation"), "{message}");
+
+        let none = load(&Fixture::new().env("QDRANT__AUDIT__MAX_LOG_FILES", "0").sources());
+        let message = format!("{:#}", none.unwrap_err());
+        assert!(message.contains("audit.max_log_files must be at least 1"), "{message}");
     }
 }

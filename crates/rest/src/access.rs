@@ -24,6 +24,7 @@ use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
+use osprey_auth::audit::{Decision, Transport};
 use osprey_auth::{AuthError, Principal, ValueExists};
 use osprey_engine::EngineError;
 
@@ -75,18 +76,49 @@ async fn guarded(
         return next.run(req).await;
     }
 
+    // Qdrant's audit log (spec §12): one line per request that reaches the
+    // access check, written below where the decision is made.
+    let audit = state.auth.audit_log().map(|log| {
+        let peer = req
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        (log, log.request_facts(req.headers(), peer), req.uri().path().to_owned())
+    });
+    let operation = route.map(|r| r.operation).filter(|o| !o.is_empty());
+    let record = |principal: Option<&Principal>, collection: Option<&str>, denied: Option<&str>| {
+        if let Some((log, facts, path)) = &audit
+            && (denied.is_some() || !operation.is_some_and(is_scrape))
+        {
+            log.record(
+                facts,
+                Decision {
+                    transport: Transport::Rest,
+                    method: operation,
+                    api: path,
+                    principal,
+                    collection,
+                    denied,
+                },
+            );
+        }
+    };
+
     let principal = match state.auth.authenticate(req.headers()) {
         Ok(principal) => principal,
         Err(err) => {
             state.metrics.refused(Refusal::Authentication);
-            audit_refusal(state, &req, route.as_ref(), None, None, err.http_status(), &err.message());
+            let message = err.message();
+            audit_refusal(state, &req, route.as_ref(), None, None, err.http_status(), &message);
+            record(None, None, Some(&message));
             return auth_failure(&err);
         }
     };
     if let Some(claim) = principal.value_exists()
-        && let Err(response) = check_value_exists(state, claim).await
+        && let Err((response, message)) = check_value_exists(state, claim).await
     {
         state.metrics.refused(Refusal::Authentication);
+        record(None, Some(&claim.collection), Some(&message));
         return response;
     }
 
@@ -122,12 +154,14 @@ async fn guarded(
             state.metrics.refused(Refusal::Authorization);
             let reason = forbidden.to_string();
             audit_refusal(state, &req, Some(&route), Some(&principal), collection.as_deref(), 403, &reason);
+            record(Some(&principal), collection.as_deref(), Some(&reason));
             return if route.plain_text_errors {
                 plain_text(StatusCode::FORBIDDEN, forbidden.to_string())
             } else {
                 RestError::Forbidden(forbidden).into_response()
             };
         }
+        record(Some(&principal), collection.as_deref(), None);
     }
 
     req.extensions_mut().insert::<Caller>(Arc::new(principal));
@@ -182,27 +216,37 @@ fn auth_failure(err: &AuthError) -> Response {
 /// token). Qdrant answers 403 when the collection is missing, 401 when no
 /// point matches, and the engine's own status for other failures, all in
 /// plain text.
-async fn check_value_exists(state: &AppState, claim: &ValueExists) -> Result<(), Response> {
+///
+/// A refusal comes with its message, for the audit log.
+async fn check_value_exists(
+    state: &AppState,
+    claim: &ValueExists,
+) -> Result<(), (Response, String)> {
     let storage = state.storage.clone();
     let name = claim.collection.clone();
     let pairs = claim.matches.clone();
     let result = tokio::task::spawn_blocking(move || storage.any_point_matches(&name, &pairs)).await;
+    let stateful = |collection_missing| {
+        let err = AuthError::StatefulValidationFailed { collection_missing };
+        (auth_failure(&err), err.message())
+    };
     match result {
         Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(auth_failure(&AuthError::StatefulValidationFailed {
-            collection_missing: false,
-        })),
-        Ok(Err(EngineError::NotFound(_))) => {
-            Err(auth_failure(&AuthError::StatefulValidationFailed {
-                collection_missing: true,
-            }))
+        Ok(Ok(false)) => Err(stateful(false)),
+        Ok(Err(EngineError::NotFound(_))) => Err(stateful(true)),
+        Ok(Err(err)) => Err((plain_text(engine_status(&err), err.to_string()), err.to_string())),
+        Err(join) => {
+            let message = format!("Service internal error: {join}");
+            Err((plain_text(StatusCode::INTERNAL_SERVER_ERROR, message.clone()), message))
         }
-        Ok(Err(err)) => Err(plain_text(engine_status(&err), err.to_string())),
-        Err(join) => Err(plain_text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("Service internal error: {join}"),
-        )),
     }
+}
+
+/// Telemetry and metrics scrapes: not in the audit log once authenticated,
+/// as in Qdrant (a scraper every few seconds would drown everything else).
+/// Their failed authentications and refusals are still recorded.
+fn is_scrape(operation: &str) -> bool {
+    matches!(operation, "telemetry" | "metrics" | "cluster_telemetry")
 }
 
 /// Body-dependent part of the access check: every other collection a request

@@ -13,7 +13,7 @@ use axum::routing::{MethodFilter, on};
 use http::Method;
 use osprey_auth::RuleKind;
 
-use crate::handlers::{cluster, collections, logger, points, search, service, snapshots, unsupported};
+use crate::handlers::{audit, cluster, collections, logger, points, search, service, snapshots, unsupported};
 use crate::state::AppState;
 
 /// One registered route.
@@ -29,6 +29,9 @@ pub(crate) struct RouteInfo {
     /// Qdrant renders this route's access errors as plain text (uploads and
     /// file downloads), not as the JSON envelope.
     pub plain_text_errors: bool,
+    /// The operation name of the route's row (`upsert_points`), for the
+    /// audit log; empty only if the table lacks the row (a test fails).
+    pub operation: &'static str,
     /// For a literal path standing in for a parameter (see
     /// [`RouteBuilder::add_literal`]): the collection name it names.
     pub literal_collection: Option<&'static str>,
@@ -91,16 +94,17 @@ impl RouteBuilder {
         let path = axum_path(template);
         self.router = self.router.route(&path, on(filter, handler));
         let rule = osprey_auth::rest_rule(method, template);
-        let plain_text_errors = osprey_auth::rules()
+        let row = osprey_auth::rules()
             .iter()
-            .find(|r| r.method == method && r.path == template)
-            .is_some_and(|r| r.notes.contains("plain text"));
+            .find(|r| r.method == method && r.path == template);
+        let plain_text_errors = row.is_some_and(|r| r.notes.contains("plain text"));
         let info = RouteInfo {
             index: self.table.all.len(),
             method,
             template,
             rule,
             plain_text_errors,
+            operation: row.map_or("", |r| r.operation),
             literal_collection: None,
         };
         self.table.by_path.entry(path).or_default().push(info);
@@ -501,7 +505,7 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add("GET", "/debugger", todo)
         .add("PATCH", "/debugger", todo)
         .add("GET", "/profiler/slow_requests", todo)
-        .add("POST", "/audit/logs", todo)
+        .add("POST", "/audit/logs", audit::logs)
         // Local shard access and partial snapshots (router-only)
         .add(
             "POST",

@@ -28,6 +28,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::Router;
 use axum::body::{Body, to_bytes};
 use http::{HeaderMap, Method, Request, StatusCode, header};
+use osprey_auth::audit::{AuditConfig, AuditLog, Rotation};
 use osprey_auth::{AuthConfig, Authenticator};
 use osprey_engine::{Storage, StorageConfig};
 use osprey_rest::{ClusterMode, LogControl, RestContext, RestOptions, router};
@@ -495,12 +496,25 @@ impl Server {
             snapshots_path: dir.path().join("snapshots"),
         })
         .unwrap();
-        let auth = Arc::new(Authenticator::new(AuthConfig {
-            api_key: Some(ADMIN.into()),
-            read_only_api_key: Some(READ_ONLY.into()),
-            jwt_rbac: true,
-            ..AuthConfig::default()
-        }));
+        // The audit log is on, so `POST /audit/logs` answers for real (with
+        // it off, every allowed credential would get 400).
+        let audit = AuditLog::open(AuditConfig {
+            dir: dir.path().join("audit"),
+            rotation: Rotation::Daily,
+            max_log_files: 2,
+            trust_forwarded_headers: false,
+            log_api: true,
+        })
+        .unwrap();
+        let auth = Arc::new(
+            Authenticator::new(AuthConfig {
+                api_key: Some(ADMIN.into()),
+                read_only_api_key: Some(READ_ONLY.into()),
+                jwt_rbac: true,
+                ..AuthConfig::default()
+            })
+            .with_audit_log(audit),
+        );
         let app = router(RestContext {
             storage,
             auth,
@@ -849,6 +863,21 @@ fn check(row: &Row, expected: &Expect, reply: &Reply) -> Result<(), String> {
     }
 }
 
+/// `POST /audit/logs` is served (issue 13): an allowed credential reads
+/// entries in Qdrant's `{"result": {"entries": [...]}}` shape, newest first,
+/// the newest being this very request's own access check.
+fn check_audit_read(row: &Row, expected: &Expect, reply: &Reply) -> Result<(), String> {
+    if row.operation != "get_audit_logs" || !matches!(expected, Expect::Allowed) {
+        return Ok(());
+    }
+    let body = reply.json().unwrap_or(Value::Null);
+    let entries = body["result"]["entries"].as_array();
+    match entries.and_then(|e| e.first()) {
+        Some(newest) if reply.status == StatusCode::OK && newest["method"] == "get_audit_logs" => Ok(()),
+        _ => Err(format!("expected 200 with audit entries, got {}: {}", reply.status, reply.text())),
+    }
+}
+
 /// The visible names a principal should get from the filtered listings.
 fn visible(cred: Cred, names: &[&str]) -> Vec<String> {
     match authn(cred) {
@@ -1009,8 +1038,9 @@ async fn every_rest_row_with_every_credential() {
             let reply = server
                 .send(&call, tokens[&cred].as_deref(), Carrier::ApiKey)
                 .await;
-            let verdict =
-                check(row, &expected, &reply).and_then(|()| check_filtering(row, cred, &reply));
+            let verdict = check(row, &expected, &reply)
+                .and_then(|()| check_filtering(row, cred, &reply))
+                .and_then(|()| check_audit_read(row, &expected, &reply));
             if let Err(why) = verdict {
                 failures.push(format!(
                     "{} {} [{}] as {cred:?}: {why}",

@@ -28,12 +28,14 @@ impl KeyResolver for Scripted {
         match credential {
             "ours-admin" => Resolution::Resolved(ResolvedKey {
                 key_id: "k-admin".into(),
+                key_name: "admin key".into(),
                 kind: ResolvedKind::LegacyAdminKey,
                 access: Arc::new(Access::Global(GlobalAccess::Manage)),
                 payload_restrictions: Arc::new([]),
             }),
             "ours-tenant" => Resolution::Resolved(ResolvedKey {
                 key_id: "k-tenant".into(),
+                key_name: "tenant key".into(),
                 kind: ResolvedKind::DatabaseKey,
                 access: Arc::new(Access::Collections(vec![
                     CollectionAccess {

@@ -2,6 +2,7 @@
 //! the blocking pool and encode; access was settled before they run (see
 //! `access.rs`), except for checks that depend on the body.
 
+pub(crate) mod audit;
 pub(crate) mod cluster;
 pub(crate) mod collections;
 pub(crate) mod logger;
