@@ -219,3 +219,25 @@ def test_keys_and_points_survive_a_restart(server):
     with pytest.raises(UnexpectedResponse):
         client.upsert("durable", [models.PointStruct(id=22, vector=[1.0, 0, 0, 0])])
     client.close()
+
+
+def test_keys_travel_in_a_snapshot(server):
+    client = make_client(server, grpc=False)
+    pets(client, "snapped")
+    snap = client.create_snapshot("snapped", wait=True)
+    headers = {"api-key": server.api_key}
+    archive = requests.get(f"{server.url}/collections/snapped/snapshots/{snap.name}", headers=headers, timeout=30)
+    assert archive.status_code == 200, archive.text
+    r = requests.post(
+        f"{server.url}/collections/restored/snapshots/upload?wait=true",
+        files={"snapshot": (snap.name, archive.content)},
+        headers=headers,
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert client.get_collection("restored").config.params.sharding_method == models.ShardingMethod.CUSTOM
+    listed = requests.get(f"{server.url}/collections/restored/shards", headers=headers).json()["result"]
+    assert listed == {"shard_keys": [{"key": "cats"}, {"key": 7}]}
+    assert client.count("restored", exact=True, shard_key_selector=7).count == 4
+    assert {r.shard_key for r in client.scroll("restored", limit=10, shard_key_selector="cats")[0]} == {"cats"}
+    client.close()
