@@ -13,7 +13,7 @@ use axum::routing::{MethodFilter, on};
 use http::Method;
 use osprey_auth::RuleKind;
 
-use crate::handlers::{audit, cluster, collections, logger, points, search, service, snapshots, unsupported};
+use crate::handlers::{audit, cluster, collections, logger, maintenance, points, search, service, snapshots, unsupported};
 use crate::state::AppState;
 
 /// One registered route.
@@ -495,15 +495,15 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add(
             "POST",
             "/collections/{collection_name}/truncate_unapplied_wal",
-            todo,
+            maintenance::truncate_unapplied_wal,
         )
         .add("GET", "/collections/{collection_name}/memory", todo)
         .add("GET", "/cluster/metadata/keys", cluster::metadata_keys)
         .add("GET", "/cluster/metadata/keys/{key}", cluster::metadata_key)
         .add("PUT", "/cluster/metadata/keys/{key}", cluster::put_metadata_key)
         .add("DELETE", "/cluster/metadata/keys/{key}", cluster::delete_metadata_key)
-        .add("GET", "/debugger", todo)
-        .add("PATCH", "/debugger", todo)
+        .add("GET", "/debugger", maintenance::debugger)
+        .add("PATCH", "/debugger", maintenance::update_debugger)
         .add("GET", "/profiler/slow_requests", todo)
         .add("POST", "/audit/logs", audit::logs)
         // Local shard access and partial snapshots (router-only)
@@ -551,14 +551,14 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add(
             "GET",
             "/collections/{collection_name}/shards/{shard}/wal",
-            todo,
+            maintenance::staging_only,
         )
         .add(
             "GET",
             "/collections/{collection_name}/shards/{shard}/recovery_point",
-            todo,
+            maintenance::staging_only,
         )
-        .add("POST", "/collections/{collection_name}/debug", todo);
+        .add("POST", "/collections/{collection_name}/debug", maintenance::staging_only);
     (b.router, b.table)
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod audit;
 pub(crate) mod cluster;
 pub(crate) mod collections;
 pub(crate) mod logger;
+pub(crate) mod maintenance;
 pub(crate) mod points;
 pub(crate) mod search;
 pub(crate) mod service;
