@@ -902,7 +902,13 @@ fn indexed_nearest(
     let options = SearchOptions::parse(stage.params.as_ref().and_then(|p| p.quantization.as_ref())).unwrap_or_default();
     let kept = |o: usize| stage.exclude.is_empty() || !stage.exclude.contains(&store.ids[o]);
     let Some(filter) = &stage.filter else {
-        return Some(index.search(column, distance, query, stage.limit, ef, options, &kept, false));
+        let hits = index.search(column, distance, query, stage.limit, ef, options, &kept, false);
+        // Fewer hits than asked for while more points exist: the walk got
+        // stuck (a graph of many equal vectors can do that); scan instead.
+        if hits.len() < stage.limit && store.len() > hits.len() + stage.exclude.len() {
+            return None;
+        }
+        return Some(hits);
     };
     let estimate = store.estimate_cardinality(filter);
     if estimate.max < full_scan {
@@ -910,7 +916,7 @@ fn indexed_nearest(
     }
     // Points the payload indexes allow, as a bitmap, so most rejections cost one load.
     let mut candidate_count = 0;
-    let allowed: Option<Vec<bool>> = store.field_indexes.candidates_unbounded(filter, &store.offsets, store.len()).map(|c| {
+    let allowed: Option<Vec<bool>> = store.field_indexes.candidates_unbounded(filter, &store.offsets, &store.shard_of, store.len()).map(|c| {
         candidate_count = c.len();
         let mut bits = vec![false; store.len()];
         c.into_iter().for_each(|o| bits[o as usize] = true);
@@ -950,7 +956,16 @@ fn indexed_nearest(
         allowed.as_ref().is_none_or(|b| b[o]) && kept(o) && (exact_candidates || filter.matches(&store.view(o)))
     };
     let strict = exact_candidates && linked_matches(store, filter) && hnsw.payload_m.unwrap_or(hnsw.m) > 0;
-    Some(index.search(column, distance, query, stage.limit, ef, options, &accept, strict))
+    let hits = index.search(column, distance, query, stage.limit, ef, options, &accept, strict);
+    // A walk through a graph where the matches are sparse can end before it
+    // has met `limit` of them (a small shard key, a rare value without
+    // payload links). Fewer hits than asked for, while more points may
+    // match, are not an answer: score the matches exactly instead.
+    let more_may_match = !exact_candidates || candidate_count > hits.len();
+    if hits.len() < stage.limit && more_may_match {
+        return None;
+    }
+    Some(hits)
 }
 
 /// Whether the filter is one `match: {value}` on a field whose equal values

@@ -573,12 +573,12 @@ impl PointStore {
     /// matches, or `None` when the payload indexes do not narrow it usefully.
     /// Callers still check each candidate with `filter.matches`.
     pub fn filter_candidates(&self, filter: &Filter) -> Option<Vec<u32>> {
-        self.field_indexes.candidates(filter, &self.offsets, self.len())
+        self.field_indexes.candidates(filter, &self.offsets, &self.shard_of, self.len())
     }
 
     /// How many points `filter` may match, from the payload indexes.
     pub fn estimate_cardinality(&self, filter: &Filter) -> Cardinality {
-        self.field_indexes.estimate(filter, &self.offsets, self.len())
+        self.field_indexes.estimate(filter, &self.offsets, &self.shard_of, self.len())
     }
 
     /// The offsets to check for `filter`, ascending: its candidates, or every point.

@@ -15,6 +15,7 @@
 //! Keys are created and deleted through the write-ahead log, so they survive
 //! restarts and travel in snapshots with the points they tag.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -107,10 +108,37 @@ impl ShardSelector {
 
 /// The shard keys of a collection. A key's slot number tags its points and
 /// is never reused, so a tag read before a key was deleted matches nothing
-/// rather than another key's points.
+/// rather than another key's points. Lookups by key go through a map: a
+/// request may name many keys, and a collection may have many tenants.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredSlots", into = "StoredSlots")]
 pub(crate) struct ShardKeys {
     slots: Vec<Option<ShardKey>>,
+    by_key: HashMap<ShardKey, u32>,
+}
+
+/// The stored form of [`ShardKeys`]: the slots alone; the map is rebuilt.
+#[derive(Clone, Serialize, Deserialize)]
+struct StoredSlots {
+    slots: Vec<Option<ShardKey>>,
+}
+
+impl From<StoredSlots> for ShardKeys {
+    fn from(stored: StoredSlots) -> Self {
+        let by_key = stored
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, k)| k.clone().map(|k| (k, i as u32)))
+            .collect();
+        ShardKeys { slots: stored.slots, by_key }
+    }
+}
+
+impl From<ShardKeys> for StoredSlots {
+    fn from(keys: ShardKeys) -> Self {
+        StoredSlots { slots: keys.slots }
+    }
 }
 
 /// Whether a resolution serves a read or a write: Qdrant words the errors
@@ -123,7 +151,7 @@ pub(crate) enum Access {
 
 impl ShardKeys {
     pub fn slot(&self, key: &ShardKey) -> Option<u32> {
-        self.slots.iter().position(|s| s.as_ref() == Some(key)).map(|i| i as u32)
+        self.by_key.get(key).copied()
     }
 
     pub fn key(&self, slot: u32) -> Option<&ShardKey> {
@@ -140,13 +168,14 @@ impl ShardKeys {
         if self.slot(&key).is_some() {
             return false;
         }
+        self.by_key.insert(key.clone(), self.slots.len() as u32);
         self.slots.push(Some(key));
         true
     }
 
     /// Removes `key`; returns its slot when it existed.
     pub fn delete(&mut self, key: &ShardKey) -> Option<u32> {
-        let slot = self.slot(key)?;
+        let slot = self.by_key.remove(key)?;
         self.slots[slot as usize] = None;
         Some(slot)
     }
@@ -225,5 +254,13 @@ mod tests {
         assert!(keys.create(kw("a")));
         assert_eq!(keys.slot(&kw("a")), Some(2), "a re-created key gets a new slot");
         assert_eq!(keys.keys().map(|(_, k)| k.clone()).collect::<Vec<_>>(), vec![ShardKey::Number(5), kw("a")]);
+
+        // Stored and read back (checkpoints, snapshots): the same keys, the same slots.
+        let stored = serde_json::to_value(&keys).unwrap();
+        assert_eq!(stored, json!({"slots": [null, 5, "a"]}));
+        let back: ShardKeys = serde_json::from_value(stored).unwrap();
+        assert_eq!(back, keys);
+        assert_eq!(back.slot(&kw("a")), Some(2));
+        assert_eq!(back.slot(&ShardKey::Number(5)), Some(1));
     }
 }

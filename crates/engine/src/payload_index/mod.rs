@@ -285,16 +285,17 @@ impl FieldIndexes {
     /// Offsets that may match `filter`, ascending: a superset of the matches
     /// built from the indexed conditions, or `None` when no index narrows the
     /// filter (scan everything). `ids` maps the ids of the `total` points to
-    /// their offsets, for `has_id`.
+    /// their offsets, for `has_id`; `shards` gives each offset's shard key
+    /// slot, for a shard key selector.
     ///
     /// A set expected to hold more than half the points is not worth
     /// collecting and reads as `None` too; [`Self::candidates_unbounded`]
     /// collects it anyway.
-    pub fn candidates(&self, filter: &Filter, ids: &BTreeMap<PointId, u32>, total: usize) -> Option<Vec<u32>> {
-        if self.estimate(filter, ids, total).exp.saturating_mul(2) > total {
+    pub fn candidates(&self, filter: &Filter, ids: &BTreeMap<PointId, u32>, shards: &[u32], total: usize) -> Option<Vec<u32>> {
+        if self.estimate(filter, ids, shards, total).exp.saturating_mul(2) > total {
             return None;
         }
-        self.candidates_unbounded(filter, ids, total)
+        self.candidates_unbounded(filter, ids, shards, total)
     }
 
     /// [`Self::candidates`] whatever their number.
@@ -302,15 +303,16 @@ impl FieldIndexes {
         &self,
         filter: &Filter,
         ids: &BTreeMap<PointId, u32>,
+        shards: &[u32],
         total: usize,
     ) -> Option<Vec<u32>> {
-        query::Planner { indexes: self, ids, total }.candidates(filter)
+        query::Planner { indexes: self, ids, shards, total }.candidates(filter)
     }
 
     /// How many of the `total` points `filter` matches, as far as the indexes
     /// tell (unindexed conditions count as unknown).
-    pub fn estimate(&self, filter: &Filter, ids: &BTreeMap<PointId, u32>, total: usize) -> Cardinality {
-        query::Planner { indexes: self, ids, total }.estimate(filter)
+    pub fn estimate(&self, filter: &Filter, ids: &BTreeMap<PointId, u32>, shards: &[u32], total: usize) -> Cardinality {
+        query::Planner { indexes: self, ids, shards, total }.estimate(filter)
     }
 
     /// The tokenizer of the full-text index at `prefix` + `key`, if there is one.

@@ -176,6 +176,8 @@ impl<'a> Set<'a> {
 pub(super) struct Planner<'a> {
     pub indexes: &'a FieldIndexes,
     pub ids: &'a BTreeMap<PointId, u32>,
+    /// By offset, the slot of the shard key each point was written under.
+    pub shards: &'a [u32],
     pub total: usize,
 }
 
@@ -225,7 +227,12 @@ impl<'a> Planner<'a> {
                 self.filter(&inner, &c.nested.filter)
             }
             Condition::Filter(f) => self.filter(prefix, f),
-            Condition::HasVector(_) | Condition::IsEmpty(_) | Condition::IsNull(_) | Condition::InShards(_) => None,
+            // The points of the selected shard keys, from one pass over
+            // the tags: a tenant's search then scans its own points only.
+            Condition::InShards(slots) => Some(Set::Offsets(
+                (0..self.shards.len() as u32).filter(|&o| slots.binary_search(&self.shards[o as usize]).is_ok()).collect(),
+            )),
+            Condition::HasVector(_) | Condition::IsEmpty(_) | Condition::IsNull(_) => None,
         }
     }
 

@@ -317,7 +317,7 @@ fn scan(store: &PointStore, filter: &Filter) -> Vec<u32> {
 fn check_filter(store: &PointStore, filter: &Filter) -> Result<(), TestCaseError> {
     let expected = scan(store, filter);
     let total = store.len();
-    if let Some(candidates) = store.field_indexes.candidates_unbounded(filter, &store.offsets, total) {
+    if let Some(candidates) = store.field_indexes.candidates_unbounded(filter, &store.offsets, &store.shard_of, total) {
         prop_assert!(candidates.windows(2).all(|w| w[0] < w[1]), "candidates sorted and unique");
         for o in &expected {
             prop_assert!(candidates.binary_search(o).is_ok(), "match {o} missing from candidates {candidates:?}");
@@ -444,7 +444,7 @@ fn exact_lookups() {
         &[json!({"k": "a", "i": 1}), json!({"k": ["b", "a"], "i": [2, 3]}), json!({"k": "c", "i": 1.0}), json!({})],
         &[("k", json!("keyword")), ("i", json!({"type": "integer", "range": false}))],
     );
-    let candidates = |f: Value| store.field_indexes.candidates_unbounded(&filter(f), &store.offsets, store.len());
+    let candidates = |f: Value| store.field_indexes.candidates_unbounded(&filter(f), &store.offsets, &store.shard_of, store.len());
     assert_eq!(candidates(json!({"must": {"key": "k", "match": {"value": "a"}}})), Some(vec![0, 1]));
     assert_eq!(candidates(json!({"must": {"key": "k", "match": {"any": ["b", "c"]}}})), Some(vec![1, 2]));
     assert_eq!(candidates(json!({"must": {"key": "i", "match": {"value": 1}}})), Some(vec![0]));
@@ -486,7 +486,7 @@ fn text_index_switches_to_token_matching() {
     let f = json!({"must": {"nested": {"key": "o", "filter": {"must": {"key": "t", "match": {"text": "quick fox"}}}}}});
     assert_eq!(scan(&nested, &filter(f.clone())), vec![0]);
     // The index pools the elements: a superset, which the filter then narrows.
-    assert_eq!(nested.field_indexes.candidates_unbounded(&filter(f), &nested.offsets, 2), Some(vec![0, 1]));
+    assert_eq!(nested.field_indexes.candidates_unbounded(&filter(f), &nested.offsets, &nested.shard_of, 2), Some(vec![0, 1]));
 }
 
 /// Prevents a moved point (delete swaps the last point into the hole) keeping
@@ -501,6 +501,7 @@ fn delete_repoints_the_moved_point() {
     let c = store.field_indexes.candidates_unbounded(
         &filter(json!({"must": {"key": "k", "match": {"value": "c"}}})),
         &store.offsets,
+        &store.shard_of,
         store.len(),
     );
     assert_eq!(c, Some(vec![0]));

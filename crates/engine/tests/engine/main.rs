@@ -7,5 +7,6 @@ mod quantization;
 mod snapshots;
 mod typed_vectors;
 mod restriction;
+mod shard_keys;
 mod row_files;
 mod vector_index;
