@@ -629,3 +629,36 @@ test('deleteCollection', async () => {
   assert.equal(await client.deleteCollection(ITEMS), true);
   assert.deepEqual((await client.getCollections()).collections, []);
 });
+
+// ---------------------------------------------------------------- shard keys
+
+// Protects: custom sharding through the TypeScript client: shard keys are
+// created and listed, writes and reads take `shard_key`, points come back
+// with their key, a write without a key is refused with Qdrant's message, and
+// deleting a key deletes its points.
+test('custom sharding: createShardKey, shard_key on writes and reads, deleteShardKey', async () => {
+  const name = 'js_tenants';
+  await client.createCollection(name, { vectors: { size: DIM, distance: 'Dot' }, sharding_method: 'custom' });
+  assert.equal(await client.createShardKey(name, { shard_key: 'north' }), true);
+  assert.equal(await client.createShardKey(name, { shard_key: 12 }), true);
+  assert.deepEqual(await client.listShardKeys(name), { shard_keys: [{ key: 'north' }, { key: 12 }] });
+
+  const points = (from, n) => Array.from({ length: n }, (_, i) => ({ id: from + i, vector: [1, i, 0, 0], payload: { i } }));
+  await client.upsert(name, { wait: true, points: points(1, 3), shard_key: 'north' });
+  await client.upsert(name, { wait: true, points: points(10, 2), shard_key: 12 });
+  assert.deepEqual(await client.count(name, { exact: true }), { count: 5 });
+  assert.deepEqual(await client.count(name, { exact: true, shard_key: 12 }), { count: 2 });
+
+  const hits = await client.query(name, { query: [1, 1, 0, 0], limit: 10, shard_key: 'north' });
+  assert.deepEqual(hits.points.map((p) => p.id).sort((a, b) => a - b), [1, 2, 3]);
+  assert.ok(hits.points.every((p) => p.shard_key === 'north'), JSON.stringify(hits.points));
+
+  const refused = await refusal(() => client.upsert(name, { wait: true, points: points(50, 1) }));
+  assert.equal(refused.status, 400, bodyText(refused));
+  assert.match(bodyText(refused), /No shards found for shard key/);
+
+  assert.equal(await client.deleteShardKey(name, { shard_key: 12 }), true);
+  assert.deepEqual(await client.count(name, { exact: true }), { count: 3 });
+  assert.deepEqual(await client.listShardKeys(name), { shard_keys: [{ key: 'north' }] });
+  assert.equal(await client.deleteCollection(name), true);
+});
