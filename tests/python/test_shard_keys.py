@@ -241,3 +241,47 @@ def test_keys_travel_in_a_snapshot(server):
     assert client.count("restored", exact=True, shard_key_selector=7).count == 4
     assert {r.shard_key for r in client.scroll("restored", limit=10, shard_key_selector="cats")[0]} == {"cats"}
     client.close()
+
+
+def test_shard_snapshots_save_and_restore_one_key(server):
+    client = make_client(server, grpc=False)
+    pets(client, "shardsnap")
+    headers = {"api-key": server.api_key}
+    info = requests.get(f"{server.url}/collections/shardsnap/cluster", headers=headers).json()["result"]
+    shard = {s["shard_key"]: s["shard_id"] for s in info["local_shards"]}
+    base = f"{server.url}/collections/shardsnap/shards/{shard[7]}"
+
+    made = requests.post(f"{base}/snapshots?wait=true", headers=headers).json()["result"]
+    assert made["name"].startswith("shardsnap-shard-") and made["size"] > 0
+    listed = requests.get(f"{base}/snapshots", headers=headers).json()["result"]
+    assert [s["name"] for s in listed] == [made["name"]]
+    # Not among the collection's own snapshots.
+    assert client.list_snapshots("shardsnap") == []
+    archive = requests.get(f"{base}/snapshots/{made['name']}", headers=headers, timeout=30)
+    assert archive.status_code == 200 and len(archive.content) == made["size"]
+    streamed = requests.get(f"{base}/snapshot", headers=headers, timeout=30)
+    assert streamed.status_code == 200 and len(streamed.content) > 0
+    assert [s["name"] for s in requests.get(f"{base}/snapshots", headers=headers).json()["result"]] == [made["name"]]
+
+    # Key 7 loses two points and gains one; recovering its snapshot restores it,
+    # and the cats are untouched.
+    client.delete("shardsnap", models.PointIdsList(points=[11, 12]), shard_key_selector=7)
+    client.upsert("shardsnap", [models.PointStruct(id=40, vector=[1.0, 0, 0, 0])], shard_key_selector=7)
+    r = requests.post(
+        f"{base}/snapshots/upload?wait=true",
+        files={"snapshot": (made["name"], archive.content)},
+        headers=headers,
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    restored, _ = client.scroll("shardsnap", limit=100, shard_key_selector=7, with_payload=True)
+    assert sorted(p.id for p in restored) == [11, 12, 13, 14]
+    assert {p.payload["kind"] for p in restored} == {"dog"}
+    assert client.count("shardsnap", exact=True, shard_key_selector="cats").count == 4
+
+    r = requests.delete(f"{base}/snapshots/{made['name']}?wait=true", headers=headers)
+    assert r.status_code == 200 and r.json()["result"] is True
+    assert requests.get(f"{base}/snapshots", headers=headers).json()["result"] == []
+    missing = requests.get(f"{server.url}/collections/shardsnap/shards/999/snapshots", headers=headers)
+    assert missing.status_code == 404, missing.text
+    client.close()

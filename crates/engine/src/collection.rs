@@ -347,6 +347,85 @@ impl Collection {
             .collect()
     }
 
+    /// The shard key of local shard `shard` (`None` for the one shard of a
+    /// collection without custom sharding); 404 for a shard that does not exist.
+    pub fn shard_key_of_shard(&self, shard: u32) -> Result<Option<ShardKey>> {
+        match self.local_shards().into_iter().find(|(id, _, _)| *id == shard) {
+            Some((_, key, _)) => Ok(key),
+            None => Err(EngineError::NotFound(format!("Shard {shard} does not exist in collection `{}`", self.name))),
+        }
+    }
+
+    /// The points of shard `shard` as a self-contained inline checkpoint,
+    /// with the configuration, for a shard snapshot.
+    pub(crate) fn shard_snapshot(&self, shard: u32) -> Result<(CollectionConfig, Vec<u8>)> {
+        let key = self.shard_key_of_shard(shard)?;
+        let config = self.config.read().clone();
+        let store = self.state.read();
+        let scope = match &key {
+            Some(key) => store.shard_keys.slot(key).map(|s| vec![s]),
+            None => None,
+        };
+        let mut part = PointStore::new(&config);
+        part.shard_keys = store.shard_keys.clone();
+        part.applied_seq = store.applied_seq;
+        part.payload_index = store.payload_index.clone();
+        for offset in (0..store.len()).filter(|&o| store.in_shards(o, scope.as_deref())) {
+            let vectors: BTreeMap<String, Vector> =
+                store.columns.iter().filter_map(|(name, c)| c.get(offset).map(|v| (name.clone(), v))).collect();
+            part.upsert(store.ids[offset], vectors, store.payloads[offset].clone(), store.versions[offset]);
+            let at = part.len() - 1;
+            part.set_shard(at, store.shard_of[offset]);
+        }
+        drop(store);
+        Ok((config, part.encode_inline()?))
+    }
+
+    /// Replaces the points of shard `shard` with those of `points` (a shard
+    /// or collection snapshot whose vectors match this collection's), through
+    /// the log: a delete of the shard's points, then upserts under its key.
+    pub(crate) fn replace_shard(&self, shard: u32, from: &CollectionConfig, points: &PointStore) -> Result<()> {
+        let key = self.shard_key_of_shard(shard)?.map(|k| k.to_json());
+        let config = self.config.read().clone();
+        if from.params.vectors != config.params.vectors || from.params.sparse_vectors != config.params.sparse_vectors {
+            return Err(EngineError::BadRequest(format!(
+                "The snapshot's vectors differ from those of collection `{}`: a shard snapshot must come from a collection with the same vectors",
+                self.name
+            )));
+        }
+        let clear: UpdateOperation = serde_json::from_value(serde_json::json!({
+            "delete": {"filter": {}, "shard_key": key}
+        }))
+        .map_err(|e| EngineError::Service(e.to_string()))?;
+        let mut batch = vec![clear];
+        let mut offsets = 0..points.len();
+        loop {
+            let chunk: Vec<PointStruct> = offsets
+                .by_ref()
+                .take(256)
+                .map(|o| PointStruct {
+                    id: points.ids[o],
+                    vector: VectorStruct::Named(
+                        points.columns.iter().filter_map(|(name, c)| c.get(o).map(|v| (name.clone(), v))).collect(),
+                    ),
+                    payload: Some(points.payloads[o].clone()),
+                })
+                .collect();
+            if !chunk.is_empty() {
+                batch.push(UpdateOperation::Upsert(PointInsertOperations {
+                    points: PointsData::Points(chunk),
+                    shard_key: key.clone(),
+                    update_filter: None,
+                    update_mode: None,
+                }));
+            }
+            if batch.is_empty() {
+                return Ok(());
+            }
+            self.update_batch(std::mem::take(&mut batch), true)?;
+        }
+    }
+
     /// The shard key slots a read's selector names (`None`: every point).
     pub(crate) fn read_scope(&self, shard_key: Option<&Value>) -> Result<Option<Vec<u32>>> {
         let selector = ShardSelector::parse(shard_key)?;

@@ -200,6 +200,74 @@ impl Storage {
         Ok(true)
     }
 
+    // ---- shard snapshots ------------------------------------------------
+
+    /// Where the snapshots of shard `shard` of collection `name` are kept:
+    /// `<snapshots>/<collection>/shards/<shard>/`, beside (not among) the
+    /// collection's own snapshots.
+    fn shard_snapshot_dir(&self, name: &str, shard: u32) -> Result<PathBuf> {
+        Ok(self.collection_snapshot_dir(name)?.join("shards").join(shard.to_string()))
+    }
+
+    /// Archives the points of one local shard (a shard key's points, or all
+    /// of a collection without custom sharding) in the collection format.
+    pub fn create_shard_snapshot(&self, collection: &str, shard: u32) -> Result<SnapshotDescription> {
+        let collection = self.collection(collection)?;
+        let name = collection.name().to_string();
+        let (config, points) = collection.shard_snapshot(shard)?;
+        let dir = self.shard_snapshot_dir(&name, shard)?;
+        create_dir(&dir)?;
+        let temp = Removed::file(dir.join(temp_name()));
+        let mut writer = HashingWriter::create(temp.path())?;
+        write_collection_archive(&mut writer, &name, &config, &points)
+            .map_err(|e| EngineError::io(format!("writing {}", temp.path().display()), e))?;
+        drop(points);
+        let checksum = writer.finish(temp.path())?;
+        let path = publish(temp.path(), &dir, &format!("{name}-shard-{shard}"), &checksum)?;
+        describe(&path)
+    }
+
+    pub fn list_shard_snapshots(&self, collection: &str, shard: u32) -> Result<Vec<SnapshotDescription>> {
+        let collection = self.collection(collection)?;
+        collection.shard_key_of_shard(shard)?;
+        list_dir(&self.shard_snapshot_dir(collection.name(), shard)?)
+    }
+
+    /// The file of a shard snapshot, confined as [`Storage::snapshot_path`].
+    pub fn shard_snapshot_path(&self, collection: &str, shard: u32, snapshot: &str) -> Result<PathBuf> {
+        let collection = self.collection(collection)?;
+        collection.shard_key_of_shard(shard)?;
+        confined_file(&self.shard_snapshot_dir(collection.name(), shard)?, snapshot)
+    }
+
+    pub fn delete_shard_snapshot(&self, collection: &str, shard: u32, snapshot: &str) -> Result<bool> {
+        let path = self.shard_snapshot_path(collection, shard, snapshot)?;
+        remove_snapshot_file(&path)?;
+        Ok(true)
+    }
+
+    /// Replaces the points of one shard with those of a snapshot file (a
+    /// shard or collection snapshot of a collection with the same vectors).
+    pub fn recover_shard_from_file(&self, collection: &str, shard: u32, path: &Path, checksum: Option<String>) -> Result<()> {
+        let collection = self.collection(collection)?;
+        collection.shard_key_of_shard(shard)?;
+        if let Some(expected) = checksum {
+            let actual = sha256_file(path)?;
+            if !actual.eq_ignore_ascii_case(&expected) {
+                return Err(EngineError::BadRequest(format!(
+                    "Snapshot checksum mismatch: expected {expected}, got {actual}"
+                )));
+            }
+        }
+        let temp = self.recovery_temp_dir()?;
+        let unpacked = temp.path().join("shard");
+        let config = unpack_collection_archive(path, &unpacked)?;
+        let file = unpacked.join(CHECKPOINT_FILE);
+        let bytes = fs::read(&file).map_err(|e| EngineError::io(format!("reading {}", file.display()), e))?;
+        let points = crate::segment::PointStore::decode(&bytes, &file)?;
+        collection.replace_shard(shard, &config, &points)
+    }
+
     // ---- full-storage snapshots ----------------------------------------
 
     /// Archives every collection (each checkpointed first) and the aliases

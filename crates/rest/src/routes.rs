@@ -426,37 +426,37 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add(
             "GET",
             "/collections/{collection_name}/shards/{shard_id}/snapshot",
-            todo,
+            snapshots::stream_shard,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard_id}/snapshots/upload",
-            todo,
+            snapshots::upload_shard,
         )
         .add(
             "PUT",
             "/collections/{collection_name}/shards/{shard_id}/snapshots/recover",
-            todo,
+            snapshots::recover_shard,
         )
         .add(
             "GET",
             "/collections/{collection_name}/shards/{shard_id}/snapshots",
-            todo,
+            snapshots::list_shard,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard_id}/snapshots",
-            todo,
+            snapshots::create_shard,
         )
         .add(
             "DELETE",
             "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}",
-            todo,
+            snapshots::delete_shard,
         )
         .add(
             "GET",
             "/collections/{collection_name}/shards/{shard_id}/snapshots/{snapshot_name}",
-            todo,
+            snapshots::download_shard,
         )
         // Full snapshots
         .add("GET", "/snapshots", snapshots::list_full)

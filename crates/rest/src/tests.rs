@@ -611,12 +611,12 @@ async fn envelopes_and_error_statuses() {
     assert_eq!(bad_id.status, StatusCode::BAD_REQUEST);
 
     let unsupported = server
-        .admin(Method::GET, "/collections/docs/shards/0/snapshots", None)
+        .admin(Method::GET, "/stacktrace", None)
         .await;
     assert_eq!(unsupported.status, StatusCode::NOT_IMPLEMENTED);
     assert_eq!(
         unsupported.error(),
-        "Not implemented: GET /collections/{collection_name}/shards/{shard_id}/snapshots is not supported by this server yet"
+        "Not implemented: GET /stacktrace is not supported by this server yet"
     );
 }
 

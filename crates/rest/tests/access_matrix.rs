@@ -1074,7 +1074,8 @@ async fn every_rest_row_with_every_credential() {
                 let exists = r.starts_with("PUT /collections/{collection_name} [")
                     && r.contains("Collection `c` already exists!");
                 let not_a_snapshot = bad == 400
-                    && r.starts_with("POST /collections/{collection_name}/snapshots/upload [")
+                    && (r.starts_with("POST /collections/{collection_name}/snapshots/upload [")
+                        || r.starts_with("POST /collections/{collection_name}/shards/{shard_id}/snapshots/upload ["))
                     && r.contains("Snapshot is not a valid archive");
                 // `c` uses automatic sharding and the cluster has one peer
                 // (not 1 or 2): Qdrant's own 400s for these valid bodies.

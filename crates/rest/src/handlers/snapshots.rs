@@ -183,6 +183,24 @@ pub(crate) async fn upload(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> RestResult<Response> {
     validate_target(&state, &collection)?;
+    let upload = spool_upload(&state, multipart).await?;
+    let storage = state.storage.clone();
+    let checksum = params.checksum;
+    run_or_accept(
+        params.wait.unwrap_or(true),
+        "recover uploaded snapshot",
+        move || {
+            let result = storage.recover_from_file(&collection, &upload.0, checksum);
+            drop(upload);
+            result.map(|()| true)
+        },
+    )
+    .await
+}
+
+/// Streams the multipart field `snapshot` to a temporary file in the
+/// snapshots directory (removed when the returned guard drops).
+async fn spool_upload(state: &AppState, multipart: Result<Multipart, MultipartRejection>) -> RestResult<TempUpload> {
     let mut multipart = multipart.map_err(|rejection| {
         RestError::Format(format!(
             "Format error in multipart body: {}",
@@ -213,22 +231,141 @@ pub(crate) async fn upload(
         file.sync_all().await.map_err(|e| io_error(&upload.0, e))?;
         spooled = Some(upload);
     }
-    let upload = spooled.ok_or_else(|| {
+    spooled.ok_or_else(|| {
         RestError::Format(
             "Format error in multipart body: the form has no `snapshot` file field".into(),
         )
-    })?;
+    })
+}
+
+// ---- shard snapshots -------------------------------------------------------
+//
+// A shard is a shard key's points in a custom-sharded collection, or all the
+// points of any other collection (its one shard, 0). Shard snapshots use the
+// collection archive format and live under `<snapshots>/<c>/shards/<shard>/`.
+
+/// `GET /collections/{c}/shards/{shard}/snapshots`.
+pub(crate) async fn list_shard(
+    State(state): State<AppState>,
+    Path((collection, shard)): Path<(String, u32)>,
+) -> RestResult<ApiOk<Vec<SnapshotDescription>>> {
+    let storage = state.storage.clone();
+    Ok(ApiOk(engine(move || storage.list_shard_snapshots(&collection, shard)).await?))
+}
+
+/// `POST /collections/{c}/shards/{shard}/snapshots`.
+pub(crate) async fn create_shard(
+    State(state): State<AppState>,
+    Path((collection, shard)): Path<(String, u32)>,
+    Query(params): Query<WaitParams>,
+) -> RestResult<Response> {
+    // A missing collection or shard is a 404 even when the work runs in the background.
+    let storage = state.storage.clone();
+    let (c, s) = (collection.clone(), shard);
+    engine(move || storage.collection(&c)?.shard_key_of_shard(s)).await?;
+    let storage = state.storage.clone();
+    run_or_accept(params.wait(), "create shard snapshot", move || {
+        storage.create_shard_snapshot(&collection, shard)
+    })
+    .await
+}
+
+/// `GET /collections/{c}/shards/{shard}/snapshots/{name}`: the file, streamed.
+pub(crate) async fn download_shard(
+    State(state): State<AppState>,
+    Path((collection, shard, name)): Path<(String, u32, String)>,
+) -> RestResult<Response> {
+    let storage = state.storage.clone();
+    let path = engine(move || storage.shard_snapshot_path(&collection, shard, &name)).await?;
+    stream_file(path).await
+}
+
+/// `DELETE /collections/{c}/shards/{shard}/snapshots/{name}`.
+pub(crate) async fn delete_shard(
+    State(state): State<AppState>,
+    Path((collection, shard, name)): Path<(String, u32, String)>,
+    Query(params): Query<WaitParams>,
+) -> RestResult<Response> {
+    let storage = state.storage.clone();
+    let (c, n) = (collection.clone(), name.clone());
+    engine(move || storage.shard_snapshot_path(&c, shard, &n)).await?;
+    let storage = state.storage.clone();
+    run_or_accept(params.wait(), "delete shard snapshot", move || {
+        storage.delete_shard_snapshot(&collection, shard, &name)
+    })
+    .await
+}
+
+/// `GET /collections/{c}/shards/{shard}/snapshot`: a fresh snapshot of the
+/// shard, streamed and not kept (the file is unlinked once it is open).
+pub(crate) async fn stream_shard(
+    State(state): State<AppState>,
+    Path((collection, shard)): Path<(String, u32)>,
+) -> RestResult<Response> {
+    let storage = state.storage.clone();
+    let (c, s) = (collection.clone(), shard);
+    let description = engine(move || storage.create_shard_snapshot(&c, s)).await?;
+    let storage = state.storage.clone();
+    let path = engine(move || storage.shard_snapshot_path(&collection, shard, &description.name)).await?;
+    let response = stream_file(path.clone()).await;
+    let _ = std::fs::remove_file(&path);
+    let _ = std::fs::remove_file(path.with_extension("snapshot.checksum"));
+    response
+}
+
+/// `PUT /collections/{c}/shards/{shard}/snapshots/recover`: replaces the
+/// shard's points with a snapshot's, from a `file://` location in the
+/// snapshots directory.
+pub(crate) async fn recover_shard(
+    State(state): State<AppState>,
+    Path((collection, shard)): Path<(String, u32)>,
+    Query(params): Query<WaitParams>,
+    Json(request): Json<SnapshotRecover>,
+) -> RestResult<Response> {
+    let path = match parse_location(&request.location)? {
+        Location::Remote => {
+            return Err(if state.options.enable_snapshot_url_recovery {
+                EngineError::BadRequest(
+                    "Recovering snapshots from URLs is not supported by this server: it makes no outbound \
+                     network requests. Upload the snapshot, or recover it from a file:// location"
+                        .into(),
+                )
+            } else {
+                EngineError::Forbidden("Snapshot recovery from remote URLs is disabled in the configuration".into())
+            }
+            .into());
+        }
+        Location::File(path) => path,
+    };
+    let target = state.storage.clone();
+    let path = engine(move || target.snapshot_location(&path)).await?;
+    let storage = state.storage.clone();
+    let checksum = request.checksum;
+    run_or_accept(params.wait(), "recover shard snapshot", move || {
+        storage.recover_shard_from_file(&collection, shard, &path, checksum).map(|()| true)
+    })
+    .await
+}
+
+/// `POST /collections/{c}/shards/{shard}/snapshots/upload` (multipart,
+/// field `snapshot`): the shard's points are replaced by the file's.
+pub(crate) async fn upload_shard(
+    State(state): State<AppState>,
+    Path((collection, shard)): Path<(String, u32)>,
+    Query(params): Query<UploadParams>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> RestResult<Response> {
+    let storage = state.storage.clone();
+    let (c, s) = (collection.clone(), shard);
+    engine(move || storage.collection(&c)?.shard_key_of_shard(s)).await?;
+    let upload = spool_upload(&state, multipart).await?;
     let storage = state.storage.clone();
     let checksum = params.checksum;
-    run_or_accept(
-        params.wait.unwrap_or(true),
-        "recover uploaded snapshot",
-        move || {
-            let result = storage.recover_from_file(&collection, &upload.0, checksum);
-            drop(upload);
-            result.map(|()| true)
-        },
-    )
+    run_or_accept(params.wait.unwrap_or(true), "recover uploaded shard snapshot", move || {
+        let result = storage.recover_shard_from_file(&collection, shard, &upload.0, checksum);
+        drop(upload);
+        result.map(|()| true)
+    })
     .await
 }
 
