@@ -279,6 +279,22 @@ def test_shard_snapshots_save_and_restore_one_key(server):
     assert {p.payload["kind"] for p in restored} == {"dog"}
     assert client.count("shardsnap", exact=True, shard_key_selector="cats").count == 4
 
+    # A partial snapshot (Qdrant sends the segments that differ from the
+    # recipient's manifest) holds the whole shard here, and recovers the same way.
+    partial = requests.post(f"{base}/snapshot/partial/create", json={}, headers=headers, timeout=30)
+    assert partial.status_code == 200 and len(partial.content) > 0, partial.text
+    client.delete("shardsnap", models.PointIdsList(points=[13]), shard_key_selector=7)
+    r = requests.post(
+        f"{base}/snapshot/partial/recover",
+        files={"snapshot": ("partial.snapshot", partial.content)},
+        headers=headers,
+        timeout=60,
+    )
+    assert r.status_code == 200, r.text
+    assert client.count("shardsnap", exact=True, shard_key_selector=7).count == 4
+    r = requests.post(f"{base}/snapshot/partial/recover_from", json={"peer_url": "http://x:6333"}, headers=headers)
+    assert r.status_code == 400 and "outbound" in r.text, r.text
+
     r = requests.delete(f"{base}/snapshots/{made['name']}?wait=true", headers=headers)
     assert r.status_code == 200 and r.json()["result"] is True
     assert requests.get(f"{base}/snapshots", headers=headers).json()["result"] == []

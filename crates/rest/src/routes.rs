@@ -530,17 +530,17 @@ pub(crate) fn build() -> (Router<AppState>, RouteTable) {
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/snapshot/partial/create",
-            todo,
+            snapshots::create_partial,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover",
-            todo,
+            snapshots::recover_partial,
         )
         .add(
             "POST",
             "/collections/{collection_name}/shards/{shard}/snapshot/partial/recover_from",
-            todo,
+            snapshots::recover_partial_from,
         )
         .add(
             "GET",

@@ -369,6 +369,50 @@ pub(crate) async fn upload_shard(
     .await
 }
 
+/// `POST /collections/{c}/shards/{shard}/snapshot/partial/create`: Qdrant
+/// sends only the segments that differ from the recipient's manifest (the
+/// body). Osprey's shard has no segment files to compare, so the partial
+/// snapshot holds the whole shard: a superset, which recovers to the same
+/// state. The body must still be a JSON object (a manifest).
+pub(crate) async fn create_partial(
+    state: State<AppState>,
+    Path((collection, shard)): Path<(String, u32)>,
+    Json(manifest): Json<serde_json::Value>,
+) -> RestResult<Response> {
+    if !manifest.is_object() {
+        return Err(RestError::Format("Format error in JSON body: a snapshot manifest is an object".into()));
+    }
+    stream_shard(state, Path((collection, shard))).await
+}
+
+/// `POST /collections/{c}/shards/{shard}/snapshot/partial/recover`: as a
+/// partial snapshot of Osprey's holds the whole shard, it is recovered as a
+/// shard snapshot.
+pub(crate) async fn recover_partial(
+    state: State<AppState>,
+    path: Path<(String, u32)>,
+    params: Query<UploadParams>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> RestResult<Response> {
+    upload_shard(state, path, params, multipart).await
+}
+
+/// `POST /collections/{c}/shards/{shard}/snapshot/partial/recover_from`:
+/// fetches a partial snapshot from another peer, which this server never
+/// does (it makes no outbound requests), as for URL recovery.
+pub(crate) async fn recover_partial_from(State(state): State<AppState>) -> RestResult<Response> {
+    Err(if state.options.enable_snapshot_url_recovery {
+        EngineError::BadRequest(
+            "Recovering a partial snapshot from another peer is not supported: this server makes no outbound \
+             network requests, and this cluster has one peer. Upload it to .../snapshot/partial/recover"
+                .into(),
+        )
+    } else {
+        EngineError::Forbidden("Snapshot recovery from remote URLs is disabled in the configuration".into())
+    }
+    .into())
+}
+
 // ---- full-storage snapshots ----------------------------------------------
 
 /// `GET /snapshots`.
