@@ -60,13 +60,7 @@ impl Collection {
                 Err(EngineError::BadRequest(format!("Peer {peer} does not exist")))
             }
         };
-        let known_shard = |shard: u32| {
-            if self.local_shards().iter().any(|(id, _, _)| *id == shard) {
-                Ok(())
-            } else {
-                Err(EngineError::NotFound(format!("Shard {shard} does not exist in collection `{}`", self.name())))
-            }
-        };
+        let known_shard = |shard: u32| self.shard_key_of_shard(shard).map(|_| ());
         match op {
             ClusterOperation::CreateShardingKey(request) => self.create_shard_key(request, this_peer, true),
             ClusterOperation::DropShardingKey(request) => self.delete_shard_key(&request.shard_key, true),

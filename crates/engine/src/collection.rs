@@ -350,10 +350,13 @@ impl Collection {
     /// The shard key of local shard `shard` (`None` for the one shard of a
     /// collection without custom sharding); 404 for a shard that does not exist.
     pub fn shard_key_of_shard(&self, shard: u32) -> Result<Option<ShardKey>> {
-        match self.local_shards().into_iter().find(|(id, _, _)| *id == shard) {
-            Some((_, key, _)) => Ok(key),
-            None => Err(EngineError::NotFound(format!("Shard {shard} does not exist in collection `{}`", self.name))),
-        }
+        // Shard ids are key slots in a custom-sharded collection, 0 otherwise.
+        let found = if custom_sharding(&self.config.read()) {
+            self.state.read().shard_keys.key(shard).cloned().map(Some)
+        } else {
+            (shard == 0).then_some(None)
+        };
+        found.ok_or_else(|| EngineError::NotFound(format!("Shard {shard} does not exist in collection `{}`", self.name)))
     }
 
     /// The points of shard `shard` as a self-contained inline checkpoint,

@@ -166,16 +166,8 @@ impl Storage {
         let collection = self.collection(collection)?;
         let name = collection.name().to_string();
         let dir = self.collection_snapshot_dir(&name)?;
-        create_dir(&dir)?;
         let (config, points) = collection.checkpoint_for_snapshot()?;
-        let temp = Removed::file(dir.join(temp_name()));
-        let mut writer = HashingWriter::create(temp.path())?;
-        write_collection_archive(&mut writer, &name, &config, &points)
-            .map_err(|e| EngineError::io(format!("writing {}", temp.path().display()), e))?;
-        drop(points);
-        let checksum = writer.finish(temp.path())?;
-        let path = publish(temp.path(), &dir, &name, &checksum)?;
-        describe(&path)
+        archive_into(&dir, &name, &name, &config, points)
     }
 
     /// The snapshots of a collection (or of the one an alias points at), by name.
@@ -216,15 +208,7 @@ impl Storage {
         let name = collection.name().to_string();
         let (config, points) = collection.shard_snapshot(shard)?;
         let dir = self.shard_snapshot_dir(&name, shard)?;
-        create_dir(&dir)?;
-        let temp = Removed::file(dir.join(temp_name()));
-        let mut writer = HashingWriter::create(temp.path())?;
-        write_collection_archive(&mut writer, &name, &config, &points)
-            .map_err(|e| EngineError::io(format!("writing {}", temp.path().display()), e))?;
-        drop(points);
-        let checksum = writer.finish(temp.path())?;
-        let path = publish(temp.path(), &dir, &format!("{name}-shard-{shard}"), &checksum)?;
-        describe(&path)
+        archive_into(&dir, &format!("{name}-shard-{shard}"), &name, &config, points)
     }
 
     pub fn list_shard_snapshots(&self, collection: &str, shard: u32) -> Result<Vec<SnapshotDescription>> {
@@ -251,14 +235,7 @@ impl Storage {
     pub fn recover_shard_from_file(&self, collection: &str, shard: u32, path: &Path, checksum: Option<String>) -> Result<()> {
         let collection = self.collection(collection)?;
         collection.shard_key_of_shard(shard)?;
-        if let Some(expected) = checksum {
-            let actual = sha256_file(path)?;
-            if !actual.eq_ignore_ascii_case(&expected) {
-                return Err(EngineError::BadRequest(format!(
-                    "Snapshot checksum mismatch: expected {expected}, got {actual}"
-                )));
-            }
-        }
+        verify_checksum(path, checksum)?;
         let temp = self.recovery_temp_dir()?;
         let unpacked = temp.path().join("shard");
         let config = unpack_collection_archive(path, &unpacked)?;
@@ -389,14 +366,7 @@ impl Storage {
     /// into the catalog and the metadata store, and the old one removed.
     pub fn recover_from_file(&self, collection: &str, path: &Path, checksum: Option<String>) -> Result<()> {
         let target = self.recovery_target(collection)?;
-        if let Some(expected) = checksum {
-            let actual = sha256_file(path)?;
-            if !actual.eq_ignore_ascii_case(&expected) {
-                return Err(EngineError::BadRequest(format!(
-                    "Snapshot checksum mismatch: expected {expected}, got {actual}"
-                )));
-            }
-        }
+        verify_checksum(path, checksum)?;
         let temp = self.recovery_temp_dir()?;
         let unpacked = temp.path().join("collection");
         let config = unpack_collection_archive(path, &unpacked)?;
@@ -641,6 +611,30 @@ pub(crate) fn remove_leftovers(config: &crate::StorageConfig) {
 }
 
 // ---- archives --------------------------------------------------------------
+
+/// Writes a collection archive of `config` and `points` into `dir` as a new
+/// `<stem>-<datetime>.snapshot` with its checksum file, and describes it.
+fn archive_into(dir: &Path, stem: &str, name: &str, config: &CollectionConfig, points: Vec<u8>) -> Result<SnapshotDescription> {
+    create_dir(dir)?;
+    let temp = Removed::file(dir.join(temp_name()));
+    let mut writer = HashingWriter::create(temp.path())?;
+    write_collection_archive(&mut writer, name, config, &points)
+        .map_err(|e| EngineError::io(format!("writing {}", temp.path().display()), e))?;
+    drop(points);
+    let checksum = writer.finish(temp.path())?;
+    let path = publish(temp.path(), dir, stem, &checksum)?;
+    describe(&path)
+}
+
+/// Checks a snapshot file against the SHA-256 hex a request gave, if any.
+fn verify_checksum(path: &Path, checksum: Option<String>) -> Result<()> {
+    let Some(expected) = checksum else { return Ok(()) };
+    let actual = sha256_file(path)?;
+    if !actual.eq_ignore_ascii_case(&expected) {
+        return Err(EngineError::BadRequest(format!("Snapshot checksum mismatch: expected {expected}, got {actual}")));
+    }
+    Ok(())
+}
 
 fn write_collection_archive<W: Write>(out: W, name: &str, config: &CollectionConfig, points: &[u8]) -> io::Result<()> {
     let manifest =

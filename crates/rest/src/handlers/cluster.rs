@@ -325,14 +325,7 @@ fn change_metadata(state: &AppState, change: impl FnOnce(&mut serde_json::Map<St
 /// The selector that reads shard `shard` alone: its shard key in a
 /// custom-sharded collection, nothing for the one shard of any other.
 fn shard_selector(view: &osprey_engine::CollectionView, shard: u32) -> Result<Option<Value>, EngineError> {
-    let shards = view.collection().local_shards();
-    match shards.into_iter().find(|(id, _, _)| *id == shard) {
-        Some((_, key, _)) => Ok(key.map(|k| k.to_json())),
-        None => Err(EngineError::NotFound(format!(
-            "Shard {shard} does not exist in collection `{}`",
-            view.collection().name()
-        ))),
-    }
+    Ok(view.collection().shard_key_of_shard(shard)?.map(|k| k.to_json()))
 }
 
 /// `POST /collections/{c}/shards/{shard}/points`: points of one local shard.

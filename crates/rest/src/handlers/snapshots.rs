@@ -143,25 +143,8 @@ pub(crate) async fn recover(
     Query(params): Query<WaitParams>,
     Json(request): Json<SnapshotRecover>,
 ) -> RestResult<Response> {
-    let path = match parse_location(&request.location)? {
-        Location::Remote => {
-            return Err(if state.options.enable_snapshot_url_recovery {
-                EngineError::BadRequest(format!(
-                    "Recovering snapshots from URLs is not supported by this server: it makes no outbound \
-                     network requests. Upload the snapshot with POST /collections/{collection}/snapshots/upload, \
-                     or put it in the snapshots directory and recover it from a file:// location"
-                ))
-            } else {
-                EngineError::Forbidden(
-                    "Snapshot recovery from remote URLs is disabled in the configuration".into(),
-                )
-            }
-            .into());
-        }
-        Location::File(path) => path,
-    };
-    let target = state.storage.clone();
-    let path = engine(move || target.snapshot_location(&path)).await?;
+    let upload = format!("POST /collections/{collection}/snapshots/upload");
+    let path = recovery_file(&state, &request.location, &upload).await?;
     validate_target(&state, &collection)?;
     let storage = state.storage.clone();
     let checksum = request.checksum;
@@ -196,6 +179,29 @@ pub(crate) async fn upload(
         },
     )
     .await
+}
+
+/// The snapshot file a recovery names: a `file://` location inside the
+/// snapshots directory. `http(s)://` is never fetched: 403 when URL recovery
+/// is off, else 400 pointing at `upload` (the route to send the file to).
+async fn recovery_file(state: &AppState, location: &str, upload: &str) -> RestResult<PathBuf> {
+    let path = match parse_location(location)? {
+        Location::Remote => {
+            return Err(if state.options.enable_snapshot_url_recovery {
+                EngineError::BadRequest(format!(
+                    "Recovering snapshots from URLs is not supported by this server: it makes no outbound \
+                     network requests. Upload the snapshot with {upload}, \
+                     or put it in the snapshots directory and recover it from a file:// location"
+                ))
+            } else {
+                EngineError::Forbidden("Snapshot recovery from remote URLs is disabled in the configuration".into())
+            }
+            .into());
+        }
+        Location::File(path) => path,
+    };
+    let storage = state.storage.clone();
+    Ok(engine(move || storage.snapshot_location(&path)).await?)
 }
 
 /// Streams the multipart field `snapshot` to a temporary file in the
@@ -322,23 +328,8 @@ pub(crate) async fn recover_shard(
     Query(params): Query<WaitParams>,
     Json(request): Json<SnapshotRecover>,
 ) -> RestResult<Response> {
-    let path = match parse_location(&request.location)? {
-        Location::Remote => {
-            return Err(if state.options.enable_snapshot_url_recovery {
-                EngineError::BadRequest(
-                    "Recovering snapshots from URLs is not supported by this server: it makes no outbound \
-                     network requests. Upload the snapshot, or recover it from a file:// location"
-                        .into(),
-                )
-            } else {
-                EngineError::Forbidden("Snapshot recovery from remote URLs is disabled in the configuration".into())
-            }
-            .into());
-        }
-        Location::File(path) => path,
-    };
-    let target = state.storage.clone();
-    let path = engine(move || target.snapshot_location(&path)).await?;
+    let upload = format!("POST /collections/{collection}/shards/{shard}/snapshots/upload");
+    let path = recovery_file(&state, &request.location, &upload).await?;
     let storage = state.storage.clone();
     let checksum = request.checksum;
     run_or_accept(params.wait(), "recover shard snapshot", move || {
